@@ -1,0 +1,528 @@
+package sandbox
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	mrand "math/rand/v2"
+	"net"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gotd/log/logslog"
+	"github.com/gotd/td/crypto"
+	"github.com/gotd/td/exchange"
+	"github.com/gotd/td/tgtest"
+	"github.com/gotd/td/transport"
+)
+
+// Options configure a sandbox server. The zero value is a working server on
+// a random loopback port with ten friends and no faults.
+type Options struct {
+	// Addr to listen on; default "127.0.0.1:0". Only loopback makes sense.
+	Addr string
+	// DC is the id this server answers as; default 2.
+	DC int
+	// Users is the number of friends (friend1 … friendN); default 10.
+	Users int
+	// Password, when set, is the 2FA password every phone login must pass.
+	Password string
+
+	// Latency is added to every RPC before it is processed.
+	Latency time.Duration
+	// SendRate, when > 0, is the per-account number of sends per second
+	// above which sends answer FLOOD_WAIT_X (X: whole seconds until a slot
+	// frees, at least 1). The bucket holds one second's worth.
+	SendRate float64
+	// ResolveLimit, when > 0, is the number of contacts.resolveUsername calls
+	// an account may make; later calls answer FLOOD_WAIT_X with ResolveWait.
+	ResolveLimit int
+	// ResolveWait is the wait announced after ResolveLimit; default 1 hour.
+	ResolveWait time.Duration
+	// DropAnswer is the probability that a send is applied but its answer is
+	// lost: the connection is dropped before the server replies.
+	DropAnswer float64
+	// AckBeforeDrop makes a lost answer acknowledged first, as Telegram does
+	// for slow queries, so gotd cannot resend the request by itself.
+	AckBeforeDrop bool
+	// Blocked lists friend numbers (1-based) who have blocked the account:
+	// sends to them answer USER_IS_BLOCKED.
+	Blocked []int
+	// Seed makes fault injection repeatable; 0 picks a random seed.
+	Seed uint64
+
+	// Key is the server's RSA key; generated when nil.
+	Key *rsa.PrivateKey
+	// Logger receives the server's logs; none when nil.
+	Logger *slog.Logger
+	// InboxLog, when set, receives every delivered message as a JSON line.
+	InboxLog io.Writer
+}
+
+// User is a sandbox Telegram user.
+type User struct {
+	ID         int64  `json:"id"`
+	AccessHash int64  `json:"access_hash"`
+	Username   string `json:"username,omitempty"`
+	FirstName  string `json:"first_name"`
+	LastName   string `json:"last_name,omitempty"`
+	Phone      string `json:"phone,omitempty"`
+	Bot        bool   `json:"bot,omitempty"`
+}
+
+// Message is one delivered message as its recipient's inbox holds it.
+type Message struct {
+	ID           int        `json:"id"`
+	FromID       int64      `json:"from_id"`
+	ToID         int64      `json:"to_id"`
+	To           string     `json:"to"`
+	Text         string     `json:"text"`
+	Entities     []Entity   `json:"entities,omitempty"`
+	Media        *Media     `json:"media,omitempty"`
+	RandomID     int64      `json:"random_id"`
+	Date         time.Time  `json:"date"`
+	Silent       bool       `json:"silent,omitempty"`
+	NoPreview    bool       `json:"no_preview,omitempty"`
+	ScheduleDate *time.Time `json:"schedule_date,omitempty"`
+	GroupedID    int64      `json:"grouped_id,omitempty"`
+}
+
+// Entity is a formatting entity: Type is gotd's TL name without the
+// "messageEntity" prefix, lower-cased ("bold", "italic", "texturl", …).
+type Entity struct {
+	Type   string `json:"type"`
+	Offset int    `json:"offset"`
+	Length int    `json:"length"`
+	URL    string `json:"url,omitempty"`
+}
+
+// Media is an attached photo or document.
+type Media struct {
+	Kind     string `json:"kind"` // "photo" or "document"
+	ID       int64  `json:"id"`
+	Name     string `json:"name,omitempty"`
+	MimeType string `json:"mime_type,omitempty"`
+	Size     int64  `json:"size"`
+}
+
+// Server is a running sandbox.
+type Server struct {
+	opts Options
+	key  *rsa.PrivateKey
+	srv  *tgtest.Server
+	ln   *headerListener
+	addr *net.TCPAddr
+	log  *slog.Logger
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	served chan error
+
+	world *world
+}
+
+// Start generates a key if needed, listens and serves in the background
+// until Close.
+func Start(opts Options) (*Server, error) {
+	if opts.Addr == "" {
+		opts.Addr = "127.0.0.1:0"
+	}
+	if opts.DC == 0 {
+		opts.DC = 2
+	}
+	if opts.Users < 0 {
+		return nil, fmt.Errorf("users must be at least 0, got %d", opts.Users)
+	}
+	if opts.Users == 0 {
+		opts.Users = 10
+	}
+	if opts.ResolveWait == 0 {
+		opts.ResolveWait = time.Hour
+	}
+	if opts.DropAnswer < 0 || opts.DropAnswer > 1 {
+		return nil, fmt.Errorf("drop probability must be between 0 and 1, got %v", opts.DropAnswer)
+	}
+	for _, b := range opts.Blocked {
+		if b < 1 || b > opts.Users {
+			return nil, fmt.Errorf("blocked friend %d does not exist (friends are 1 to %d)", b, opts.Users)
+		}
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	key := opts.Key
+	if key == nil {
+		var err error
+		if key, err = rsa.GenerateKey(rand.Reader, crypto.RSAKeyBits); err != nil {
+			return nil, fmt.Errorf("generate server key: %w", err)
+		}
+	}
+	w, err := newWorld(opts)
+	if err != nil {
+		return nil, err
+	}
+
+	l, err := net.Listen("tcp", opts.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", opts.Addr, err)
+	}
+	s := &Server{
+		opts:   opts,
+		key:    key,
+		ln:     newHeaderListener(l),
+		addr:   l.Addr().(*net.TCPAddr),
+		log:    log,
+		served: make(chan error, 1),
+		world:  w,
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.srv = tgtest.NewServer(exchange.PrivateKey{RSA: key}, tgtest.UnpackInvoke(tgtest.HandlerFunc(s.onMessage)), tgtest.ServerOptions{
+		DC:     opts.DC,
+		Logger: logslog.New(log),
+		// gotd pings every minute; tgtest's default 30 s would cut idle clients.
+		ReadTimeout:  10 * time.Minute,
+		WriteTimeout: 30 * time.Second,
+	})
+	go func() {
+		s.served <- s.srv.Serve(s.ctx, transport.Listen(s.ln))
+	}()
+	return s, nil
+}
+
+// Close stops the server, closes every connection and waits for handlers.
+func (s *Server) Close() error {
+	s.cancel()
+	_ = s.ln.Close()
+	err := <-s.served
+	s.served <- err // later Close calls return at once
+	s.wg.Wait()
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
+}
+
+// Addr is the address clients connect to, "127.0.0.1:port".
+func (s *Server) Addr() string { return s.addr.String() }
+
+// DC is the DC id the server answers as.
+func (s *Server) DC() int { return s.opts.DC }
+
+// PublicKeyPEM is the server's RSA public key as a PKCS#1 "RSA PUBLIC KEY" block.
+func (s *Server) PublicKeyPEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "RSA PUBLIC KEY", Bytes: x509.MarshalPKCS1PublicKey(&s.key.PublicKey)})
+}
+
+// Friends lists the sandbox's friends in order.
+func (s *Server) Friends() []User {
+	s.world.mu.Lock()
+	defer s.world.mu.Unlock()
+	out := make([]User, len(s.world.friends))
+	for i, u := range s.world.friends {
+		out[i] = *u
+	}
+	return out
+}
+
+// Lookup finds a user by username (with or without @), phone or "id:N".
+func (s *Server) Lookup(name string) (User, bool) {
+	s.world.mu.Lock()
+	defer s.world.mu.Unlock()
+	u := s.world.lookup(name)
+	if u == nil {
+		return User{}, false
+	}
+	return *u, true
+}
+
+// Inbox returns what a user (by username, phone or "id:N") has received, in
+// delivery order.
+func (s *Server) Inbox(name string) []Message {
+	s.world.mu.Lock()
+	defer s.world.mu.Unlock()
+	u := s.world.lookup(name)
+	if u == nil {
+		return nil
+	}
+	return append([]Message(nil), s.world.inbox[u.ID]...)
+}
+
+// Delivered is the number of messages delivered to all inboxes.
+func (s *Server) Delivered() int {
+	s.world.mu.Lock()
+	defer s.world.mu.Unlock()
+	n := 0
+	for _, m := range s.world.inbox {
+		n += len(m)
+	}
+	return n
+}
+
+// Calls returns how many times a method (TL name, e.g.
+// "contacts.resolveUsername") was called.
+func (s *Server) Calls(method string) int {
+	s.world.mu.Lock()
+	defer s.world.mu.Unlock()
+	return s.world.calls[method]
+}
+
+// CallCounts returns every method's call count.
+func (s *Server) CallCounts() map[string]int {
+	s.world.mu.Lock()
+	defer s.world.mu.Unlock()
+	out := make(map[string]int, len(s.world.calls))
+	for k, v := range s.world.calls {
+		out[k] = v
+	}
+	return out
+}
+
+// UploadedBytes counts bytes received through upload.saveFilePart and
+// upload.saveBigFilePart.
+func (s *Server) UploadedBytes() int64 {
+	s.world.mu.Lock()
+	defer s.world.mu.Unlock()
+	return s.world.uploadedBytes
+}
+
+// FloodWaits counts FLOOD_WAIT answers sent.
+func (s *Server) FloodWaits() int {
+	s.world.mu.Lock()
+	defer s.world.mu.Unlock()
+	return s.world.floodWaits
+}
+
+// DroppedAnswers counts sends whose answer was deliberately lost.
+func (s *Server) DroppedAnswers() int {
+	s.world.mu.Lock()
+	defer s.world.mu.Unlock()
+	return s.world.dropped
+}
+
+// Stats is a snapshot of the counters, as `broadcast sandbox` prints them.
+type Stats struct {
+	Calls          map[string]int `json:"calls"`
+	Delivered      int            `json:"delivered"`
+	UploadedBytes  int64          `json:"uploaded_bytes"`
+	FloodWaits     int            `json:"flood_waits"`
+	DroppedAnswers int            `json:"dropped_answers"`
+}
+
+// Stats returns all counters at once.
+func (s *Server) Stats() Stats {
+	return Stats{
+		Calls:          s.CallCounts(),
+		Delivered:      s.Delivered(),
+		UploadedBytes:  s.UploadedBytes(),
+		FloodWaits:     s.FloodWaits(),
+		DroppedAnswers: s.DroppedAnswers(),
+	}
+}
+
+// world is the sandbox's state: users, sessions, inboxes and counters, all
+// under one mutex (the sandbox is small; simplicity beats contention here).
+type world struct {
+	opts Options
+	mu   sync.Mutex
+	rng  *mrand.Rand
+
+	users      map[int64]*User
+	byUsername map[string]*User
+	byPhone    map[string]*User
+	friends    []*User
+	blocked    map[int64]bool
+	bots       map[int64]string // bot id → token secret
+
+	sessions   map[[8]byte]int64 // auth key id → logged-in user
+	awaiting2F map[[8]byte]int64 // signed in by code, waiting for the password
+	codes      map[string]string // phone_code_hash → phone
+	srp        *srpVerifier
+	challenges map[int64]*srpChallenge
+	accounts   map[int64]*account
+
+	inbox         map[int64][]Message
+	calls         map[string]int
+	uploads       map[uploadKey]*upload
+	files         map[int64]*storedFile
+	uploadedBytes int64
+	floodWaits    int
+	dropped       int
+	nextID        int64
+	inboxLog      io.Writer
+}
+
+// account is per-sender state: message ids, sent random_ids, rate bucket.
+type account struct {
+	userID   int64
+	msgSeq   int
+	sent     map[sentKey]sentRecord
+	tokens   float64
+	last     time.Time
+	resolves int
+}
+
+type sentKey struct {
+	peer     int64
+	randomID int64
+}
+
+type sentRecord struct {
+	ids []int
+}
+
+func newWorld(opts Options) (*world, error) {
+	seed := opts.Seed
+	if seed == 0 {
+		seed = mrand.Uint64()
+	}
+	w := &world{
+		opts:       opts,
+		rng:        mrand.New(mrand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		users:      map[int64]*User{},
+		byUsername: map[string]*User{},
+		byPhone:    map[string]*User{},
+		blocked:    map[int64]bool{},
+		bots:       map[int64]string{},
+		sessions:   map[[8]byte]int64{},
+		awaiting2F: map[[8]byte]int64{},
+		codes:      map[string]string{},
+		challenges: map[int64]*srpChallenge{},
+		accounts:   map[int64]*account{},
+		inbox:      map[int64][]Message{},
+		calls:      map[string]int{},
+		uploads:    map[uploadKey]*upload{},
+		files:      map[int64]*storedFile{},
+		nextID:     1_000_000,
+		inboxLog:   opts.InboxLog,
+	}
+	for i := 1; i <= opts.Users; i++ {
+		u := &User{
+			ID:         int64(1000 + i),
+			AccessHash: accessHash(int64(1000 + i)),
+			Username:   fmt.Sprintf("friend%d", i),
+			FirstName:  firstNames[(i-1)%len(firstNames)],
+			LastName:   fmt.Sprintf("Friend%d", i),
+			Phone:      fmt.Sprintf("+1555%07d", i),
+		}
+		w.add(u)
+		w.friends = append(w.friends, u)
+	}
+	for _, b := range opts.Blocked {
+		w.blocked[w.friends[b-1].ID] = true
+	}
+	if opts.Password != "" {
+		v, err := newSRPVerifier(opts.Password)
+		if err != nil {
+			return nil, fmt.Errorf("set up 2FA: %w", err)
+		}
+		w.srp = v
+	}
+	return w, nil
+}
+
+var firstNames = []string{"Alice", "Bob", "Carol", "Dave", "Erin", "Frank", "Grace", "Heidi", "Ivan", "Judy"}
+
+// accessHash is a fixed function of the id so tests can predict it and a
+// stale or invented hash is rejected.
+func accessHash(id int64) int64 {
+	x := uint64(id) * 0x9e3779b97f4a7c15
+	x ^= x >> 29
+	return int64(x & 0x7fffffffffffffff)
+}
+
+func (w *world) add(u *User) {
+	w.users[u.ID] = u
+	if u.Username != "" {
+		w.byUsername[strings.ToLower(u.Username)] = u
+	}
+	if u.Phone != "" {
+		w.byPhone[u.Phone] = u
+	}
+}
+
+func (w *world) lookup(name string) *User {
+	switch {
+	case strings.HasPrefix(name, "id:"):
+		var id int64
+		if _, err := fmt.Sscan(name[3:], &id); err != nil {
+			return nil
+		}
+		return w.users[id]
+	case strings.HasPrefix(name, "+"):
+		return w.byPhone[name]
+	default:
+		return w.byUsername[strings.ToLower(strings.TrimPrefix(name, "@"))]
+	}
+}
+
+func (w *world) account(id int64) *account {
+	a := w.accounts[id]
+	if a == nil {
+		a = &account{userID: id, sent: map[sentKey]sentRecord{}, tokens: w.opts.SendRate}
+		w.accounts[id] = a
+	}
+	return a
+}
+
+// deliver appends m to its recipient's inbox and the inbox log.
+func (w *world) deliver(m Message) {
+	w.inbox[m.ToID] = append(w.inbox[m.ToID], m)
+	if w.inboxLog != nil {
+		b, err := json.Marshal(m)
+		if err == nil {
+			_, _ = w.inboxLog.Write(append(b, '\n'))
+		}
+	}
+}
+
+// takeSendSlot applies the per-account send rate: ok, or how long until a
+// slot frees.
+func (w *world) takeSendSlot(a *account, now time.Time) (time.Duration, bool) {
+	r := w.opts.SendRate
+	if r <= 0 {
+		return 0, true
+	}
+	capacity := r
+	if capacity < 1 {
+		capacity = 1
+	}
+	if !a.last.IsZero() {
+		a.tokens += now.Sub(a.last).Seconds() * r
+		if a.tokens > capacity {
+			a.tokens = capacity
+		}
+	} else {
+		a.tokens = capacity
+	}
+	a.last = now
+	if a.tokens >= 1 {
+		a.tokens--
+		return 0, true
+	}
+	return time.Duration((1 - a.tokens) / r * float64(time.Second)), false
+}
+
+// sortedCalls is for printing.
+func sortedCalls(m map[string]int) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = fmt.Sprintf("%s=%d", k, m[k])
+	}
+	return out
+}
