@@ -1,0 +1,428 @@
+package fanout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/time/rate"
+)
+
+// Target is one recipient as the user wrote it.
+type Target struct {
+	Index     int    // position in the input list
+	Recipient string // as written, e.g. "@friend1"
+}
+
+// Receipt is what a successful Send returns.
+type Receipt struct {
+	PeerID    int64
+	MessageID int
+	Skipped   bool // already delivered in an earlier run; not sent again
+}
+
+// Sender delivers the message to one target. It is called concurrently from
+// several goroutines. Its errors steer the engine: a *FloodWaitError pauses
+// every worker, Temporary errors are retried, Fatal errors stop the run,
+// ErrDuplicate drops the target, and anything else fails the target at once.
+//
+// The context passed to Send is never cancelled by the engine: a message
+// already on the wire is allowed to finish when the run is interrupted.
+type Sender interface {
+	Send(ctx context.Context, t Target) (Receipt, error)
+}
+
+// Status is the outcome of one target.
+type Status string
+
+// The possible outcomes of a target.
+const (
+	StatusSent    Status = "sent"
+	StatusFailed  Status = "failed"
+	StatusSkipped Status = "skipped"
+)
+
+// Result is the outcome of one target, reported through Options.OnResult.
+type Result struct {
+	Target   Target
+	Receipt  Receipt
+	Status   Status
+	Err      error // nil unless failed
+	Attempts int   // Send calls made for this target
+	// Duration runs from the start of the first attempt to the end; zero if
+	// the target was never attempted.
+	Duration time.Duration
+}
+
+// Summary totals a run. Sent+Failed+Skipped+NotStarted == Total.
+type Summary struct {
+	Total   int // targets, less those dropped as ErrDuplicate
+	Sent    int
+	Failed  int
+	Skipped int
+	// NotStarted counts targets never attempted because ctx was cancelled;
+	// they get no Result.
+	NotStarted int
+	Duration   time.Duration
+	Stopped    error // the Fatal error that stopped the run, if any
+	// Interrupted is true if the cancellation of ctx left a target undone:
+	// one was never attempted, or its retries were cut short.
+	Interrupted bool
+}
+
+// WaitEvent announces a flood wait that pauses every worker.
+type WaitEvent struct {
+	Wait   time.Duration
+	Until  time.Time
+	Target Target // the target whose send got the flood wait
+}
+
+// Options tunes a run. The zero value is usable: one send at a time, no rate
+// limit, default flood-wait and retry limits, no callbacks.
+type Options struct {
+	Concurrency  int           // max targets in flight; <=0 means 1
+	Rate         float64       // max Send calls per second across all workers (every attempt counts); <=0 = unlimited
+	Burst        int           // limiter burst; <=0 means 1
+	MaxFloodWait time.Duration // a flood wait longer than this fails the waiting target instead; 0 = DefaultMaxFloodWait
+	RetryFor     time.Duration // total time a target keeps retrying Temporary errors; 0 = DefaultRetryFor
+	// OnResult is called once per target as it finishes, never concurrently
+	// with itself or OnWait. It may be nil.
+	OnResult func(Result)
+	// OnWait is called when the flood gate closes or its closing is
+	// extended, never concurrently with itself or OnResult. It may be nil.
+	OnWait func(WaitEvent)
+}
+
+// Defaults for the zero values of Options.
+const (
+	DefaultMaxFloodWait = 5 * time.Minute
+	DefaultRetryFor     = 2 * time.Minute
+)
+
+const (
+	minFloodWait = time.Second // servers that say "wait 0s" still mean "slow down"
+	// maxFloodWaits bounds how many flood waits one target sits out, so that a
+	// server that keeps answering with flood waits cannot keep a run alive forever.
+	maxFloodWaits  = 20
+	initialBackoff = 500 * time.Millisecond
+	maxBackoff     = 10 * time.Second
+)
+
+// Run sends to every target through s and returns when each one has finished
+// or been given up. It never returns early on a target's failure: each target
+// gets its own Result.
+//
+// Cancelling ctx stops waiting (rate limiter, flood gate, backoff) and starts
+// no new target, but sends already on the wire complete. A Fatal error from
+// the Sender stops the run the same way, and every undelivered target is
+// reported with an error wrapping ErrNotSent and the fatal cause.
+func Run(ctx context.Context, targets []Target, s Sender, opts Options) Summary {
+	start := time.Now()
+	r := newRun(ctx, s, opts)
+	defer r.stop()
+
+	// Not errgroup.WithContext: it cancels every goroutine on the first
+	// error, and one recipient's failure must not cancel the others. Every
+	// goroutine returns nil; failures become that target's Result, and a
+	// Fatal stop goes through r.stopCtx instead.
+	var g errgroup.Group
+	g.SetLimit(max(opts.Concurrency, 1))
+	for i, t := range targets {
+		// After a Fatal stop every remaining target is reported, so that
+		// the user sees what was not sent and why; after a cancellation
+		// they are only counted, because the user chose to stop.
+		if fatal := r.fatalErr(); fatal != nil {
+			r.finish(Result{Target: t, Status: StatusFailed, Err: notSent(fatal)}, time.Time{})
+			continue
+		}
+		if ctx.Err() != nil {
+			r.mu.Lock()
+			r.sum.NotStarted += len(targets) - i
+			r.sum.Interrupted = true
+			r.mu.Unlock()
+			break
+		}
+		g.Go(func() error {
+			r.send(t)
+			return nil
+		})
+	}
+	_ = g.Wait() // always nil, see above
+
+	r.sum.Total = len(targets) - r.duplicates
+	r.sum.Stopped = r.fatalErr()
+	r.sum.Duration = time.Since(start)
+	return r.sum
+}
+
+// run is the state shared by the workers of one Run.
+type run struct {
+	ctx     context.Context // the caller's: its cancellation interrupts the run
+	stopCtx context.Context // ctx, also cancelled by the first Fatal error; all waiting uses it
+	stop    context.CancelFunc
+	sendCtx context.Context // ctx without its cancellation, for Send
+	fatal   atomic.Pointer[error]
+
+	sender       Sender
+	limiter      *rate.Limiter // nil when unlimited
+	gate         gate
+	maxFloodWait time.Duration
+	retryFor     time.Duration
+	onResult     func(Result)
+	onWait       func(WaitEvent)
+
+	mu         sync.Mutex // serialises the callbacks and guards the counts below
+	sum        Summary
+	duplicates int
+}
+
+func newRun(ctx context.Context, s Sender, opts Options) *run {
+	stopCtx, stop := context.WithCancel(ctx)
+	r := &run{
+		ctx:          ctx,
+		stopCtx:      stopCtx,
+		stop:         stop,
+		sendCtx:      context.WithoutCancel(ctx),
+		sender:       s,
+		maxFloodWait: opts.MaxFloodWait,
+		retryFor:     opts.RetryFor,
+		onResult:     opts.OnResult,
+		onWait:       opts.OnWait,
+	}
+	if r.maxFloodWait <= 0 {
+		r.maxFloodWait = DefaultMaxFloodWait
+	}
+	if r.retryFor <= 0 {
+		r.retryFor = DefaultRetryFor
+	}
+	if opts.Rate > 0 {
+		r.limiter = rate.NewLimiter(rate.Limit(opts.Rate), max(opts.Burst, 1))
+	}
+	return r
+}
+
+// send runs one target to its end: delivered, failed, or given up because the
+// run was stopped or interrupted.
+func (r *run) send(t Target) {
+	res := Result{Target: t}
+	var (
+		start   time.Time     // of the first attempt
+		gated   time.Duration // spent at the flood gate since then; not charged to RetryFor
+		floods  int
+		backoff = initialBackoff
+		lastErr error
+	)
+	for {
+		waited, err := r.ready()
+		if err != nil {
+			r.abandon(res, start, lastErr)
+			return
+		}
+		if res.Attempts == 0 {
+			start = time.Now()
+		} else {
+			gated += waited
+		}
+		res.Attempts++
+		rc, err := r.sender.Send(r.sendCtx, t)
+
+		var fw *FloodWaitError
+		switch {
+		case err == nil:
+			res.Receipt = rc
+			res.Status = StatusSent
+			if rc.Skipped {
+				res.Status = StatusSkipped
+			}
+			r.finish(res, start)
+			return
+
+		case errors.Is(err, ErrDuplicate):
+			r.mu.Lock()
+			r.duplicates++
+			r.mu.Unlock()
+			return
+
+		case IsFatal(err):
+			r.halt(err)
+			r.fail(res, start, err)
+			return
+
+		case errors.As(err, &fw):
+			wait := max(fw.Wait, minFloodWait)
+			if wait > r.maxFloodWait {
+				r.fail(res, start, &floodWaitTooLongError{wait: wait, max: r.maxFloodWait, err: fw})
+				return
+			}
+			floods++
+			if floods >= maxFloodWaits {
+				r.fail(res, start, fmt.Errorf("gave up after %d flood waits: %w", floods, err))
+				return
+			}
+			// Once stopped, nobody will wait at the gate, so announcing a
+			// wait would only mislead; ready reports the stop instead.
+			if r.halted() == nil {
+				r.closeGate(wait, t)
+			}
+
+		case IsTemporary(err):
+			used := time.Since(start) - gated
+			if used >= r.retryFor {
+				r.fail(res, start, err)
+				return
+			}
+			d := min(jitter(backoff), r.retryFor-used)
+			backoff = min(2*backoff, maxBackoff)
+			if sleep(r.stopCtx, d) != nil {
+				r.abandon(res, start, err)
+				return
+			}
+
+		default:
+			r.fail(res, start, err)
+			return
+		}
+		lastErr = err
+	}
+}
+
+// ready blocks until the next attempt may start: the flood gate is open and
+// the rate limiter has granted a token. It returns the time spent at the gate,
+// and an error if the run was stopped or interrupted meanwhile.
+func (r *run) ready() (gated time.Duration, err error) {
+	for {
+		waited, err := r.gate.wait(r.stopCtx)
+		gated += waited
+		if err != nil {
+			return gated, err
+		}
+		if r.limiter != nil {
+			if err := r.limiter.Wait(r.stopCtx); err != nil {
+				// Wait fails at once when ctx's deadline comes before the
+				// next token; no send can happen before then, so the
+				// target is interrupted, just not yet.
+				if _, ok := r.stopCtx.Deadline(); ok {
+					<-r.stopCtx.Done()
+				}
+				return gated, err
+			}
+		}
+		// Another worker may have hit a flood wait while this one waited
+		// for a token: the token is wasted, but sending now would only earn
+		// another flood wait.
+		if r.gate.open() {
+			return gated, r.halted()
+		}
+	}
+}
+
+// halted returns an error once the run is stopped or interrupted. It asks
+// the caller's ctx too: a cancellation reaches stopCtx an instant later, and
+// no send may start in that instant.
+func (r *run) halted() error {
+	if err := r.ctx.Err(); err != nil {
+		return err
+	}
+	return r.stopCtx.Err()
+}
+
+// halt records the first Fatal error and stops the run.
+func (r *run) halt(err error) {
+	r.fatal.CompareAndSwap(nil, &err)
+	r.stop()
+}
+
+// fatalErr returns the error that stopped the run, or nil.
+func (r *run) fatalErr() error {
+	if p := r.fatal.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// closeGate pauses every worker for wait and announces it, unless the gate is
+// already closed until later. The announcement is made under the gate's lock
+// so that OnWait sees extensions in order (lock order: gate.mu, then r.mu).
+func (r *run) closeGate(wait time.Duration, t Target) {
+	r.gate.mu.Lock()
+	defer r.gate.mu.Unlock()
+	until := time.Now().Add(wait)
+	if !until.After(r.gate.until) {
+		return
+	}
+	r.gate.until = until
+	if r.onWait != nil {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.onWait(WaitEvent{Wait: wait, Until: until, Target: t})
+	}
+}
+
+// abandon ends a target that was waiting when the run was stopped or
+// interrupted. lastErr is the error of its last attempt, if any.
+func (r *run) abandon(res Result, start time.Time, lastErr error) {
+	if fatal := r.fatalErr(); fatal != nil {
+		r.fail(res, start, notSent(fatal))
+		return
+	}
+	if res.Attempts == 0 {
+		r.mu.Lock()
+		r.sum.NotStarted++
+		r.sum.Interrupted = true
+		r.mu.Unlock()
+		return
+	}
+	r.fail(res, start, fmt.Errorf("%w while waiting to retry: %w", ErrInterrupted, lastErr))
+}
+
+func (r *run) fail(res Result, start time.Time, err error) {
+	res.Status = StatusFailed
+	res.Err = err
+	r.finish(res, start)
+}
+
+// finish counts a finished target and reports it.
+func (r *run) finish(res Result, start time.Time) {
+	if !start.IsZero() {
+		res.Duration = time.Since(start)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch res.Status {
+	case StatusSent:
+		r.sum.Sent++
+	case StatusSkipped:
+		r.sum.Skipped++
+	case StatusFailed:
+		r.sum.Failed++
+		if errors.Is(res.Err, ErrInterrupted) {
+			r.sum.Interrupted = true
+		}
+	}
+	if r.onResult != nil {
+		r.onResult(res)
+	}
+}
+
+// jitter spreads retries over [d/2, d) so that workers that failed together
+// do not retry together.
+func jitter(d time.Duration) time.Duration {
+	return d/2 + rand.N(d/2)
+}
+
+// sleep waits for d or until ctx is done, whichever comes first.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
