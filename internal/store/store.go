@@ -1,0 +1,462 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+const (
+	dbName  = "state.db"
+	pidName = "broadcast.pid"
+
+	// schemaVersion is written into every new database. A database without
+	// it was not made by this package; one with a higher value was made by a
+	// newer broadcast that may store records differently.
+	schemaVersion = 1
+
+	defaultLockTimeout = 200 * time.Millisecond
+
+	// batchDelay is how long a journal write waits for others to join its
+	// commit. Writers block until their batch commits, so the delay adds to
+	// every cycle; bbolt's default of 10ms is long next to a commit on an
+	// SSD (two fdatasyncs, about 1ms). In BenchmarkJournal (8 writers) 2ms
+	// cut the cost per recipient from about 6ms to under 1ms.
+	batchDelay = 2 * time.Millisecond
+)
+
+var (
+	bucketMeta       = []byte("meta")
+	bucketSession    = []byte("session")
+	bucketPeers      = []byte("peers")
+	bucketBroadcasts = []byte("broadcasts")
+	bucketJournal    = []byte("journal")
+
+	keySchema = []byte("schema")
+
+	allBuckets = [][]byte{bucketMeta, bucketSession, bucketPeers, bucketBroadcasts, bucketJournal}
+)
+
+// errEmpty is the cause of the CorruptError for a zero-length state.db.
+var errEmpty = errors.New("file is empty")
+
+// Options tunes Open. The zero value is ready to use.
+type Options struct {
+	// LockTimeout is how long Open waits for another process to release
+	// the database lock before it returns a *LockedError. Zero or negative
+	// means 200ms: a second broadcast should fail fast, not queue up.
+	LockTimeout time.Duration
+}
+
+// Store is an open state database. Its methods are safe for concurrent use.
+type Store struct {
+	db      *bolt.DB
+	path    string
+	pidPath string
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Open opens the state database in dir, creating dir (mode 0700) and the
+// database (mode 0600) if they do not exist, and takes the database lock
+// for as long as the Store is open.
+//
+// It returns a *PermissionError if dir or an existing state.db is reachable
+// by other users, a *LockedError if another process holds the lock, and a
+// *CorruptError if state.db exists but is not a database this package wrote.
+// A corrupt file is never modified.
+func Open(dir string, opts Options) (*Store, error) {
+	timeout := opts.LockTimeout
+	if timeout <= 0 {
+		timeout = defaultLockTimeout
+	}
+	if err := ensureDir(dir); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, dbName)
+	pidPath := filepath.Join(dir, pidName)
+
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if err := create(path); err != nil {
+			return nil, err
+		}
+	case err != nil:
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	case !fi.Mode().IsRegular():
+		return nil, fmt.Errorf("open %s: not a regular file", path)
+	case shared(fi.Mode()):
+		return nil, &PermissionError{Path: path, Mode: fi.Mode()}
+	case fi.Size() == 0:
+		return nil, &CorruptError{Path: path, Err: errEmpty}
+	}
+
+	// Check the file read-only before bbolt opens it for writing: a writable
+	// open loads the freelist, which on a truncated file lies beyond the
+	// end of the mapping, and may commit a transaction, which would modify
+	// a file we are about to call corrupt.
+	if err := check(path, pidPath, timeout); err != nil {
+		return nil, err
+	}
+	db, err := openBolt(path, pidPath, timeout, false)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{db: db, path: path, pidPath: pidPath}
+	db.MaxBatchDelay = batchDelay
+	if err := s.ensureBuckets(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := writePID(pidPath); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close removes the pid file and closes the database, releasing the lock.
+// Calling it again returns the first result.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		// Remove the pid file while we still hold the lock, so that we never
+		// remove the one written by the next holder.
+		var errs []error
+		if err := os.Remove(s.pidPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("remove pid file: %w", err))
+		}
+		if err := s.db.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close %s: %w", s.path, err))
+		}
+		s.closeErr = errors.Join(errs...)
+	})
+	return s.closeErr
+}
+
+// Path returns the path of the database file.
+func (s *Store) Path() string { return s.path }
+
+// ensureDir creates dir with mode 0700 if it is missing and checks that an
+// existing one is private.
+func ensureDir(dir string) error {
+	// Remember which directories MkdirAll is about to create: only those
+	// are ours to chmod (MkdirAll's mode is filtered by the umask).
+	var created []string
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		if _, err := os.Stat(d); !errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		created = append(created, d)
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create state dir: %w", err)
+	}
+	for _, d := range created {
+		if err := os.Chmod(d, 0o700); err != nil {
+			return fmt.Errorf("create state dir: %w", err)
+		}
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("state dir: %w", err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("state dir %s: not a directory", dir)
+	}
+	if shared(fi.Mode()) {
+		return &PermissionError{Path: dir, Mode: fi.Mode()}
+	}
+	return nil
+}
+
+// shared reports whether mode grants anything to group or others.
+// Windows has no such bits, so it is never checked there.
+func shared(mode fs.FileMode) bool {
+	return runtime.GOOS != "windows" && mode.Perm()&0o077 != 0
+}
+
+// create makes a new, complete database at path. It builds it under a
+// temporary name and hard-links it into place, so state.db never exists in
+// a half-initialised state and a concurrent creator cannot be overwritten:
+// whichever link lands first wins and the other simply opens it.
+func create(path string) error {
+	tmp := fmt.Sprintf("%s.%d.tmp", path, os.Getpid())
+	_ = os.Remove(tmp) // left over from a crashed run that had our pid
+	defer os.Remove(tmp)
+
+	db, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: defaultLockTimeout})
+	if err != nil {
+		return fmt.Errorf("create %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, name := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bucketMeta).Put(keySchema, []byte(strconv.Itoa(schemaVersion)))
+	})
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("create %s: %w", path, err)
+	}
+
+	err = os.Link(tmp, path)
+	switch {
+	case err == nil:
+	case errors.Is(err, fs.ErrExist):
+		return nil
+	case linkUnsupported(err):
+		// Some filesystems have no hard links. Rename overwrites, so check
+		// first; the window is small and only matters if two broadcasts
+		// start on a fresh state dir at the same instant.
+		if _, serr := os.Stat(path); serr == nil {
+			return nil
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			return fmt.Errorf("create %s: %w", path, err)
+		}
+	default:
+		return fmt.Errorf("create %s: %w", path, err)
+	}
+	syncDir(filepath.Dir(path))
+	return nil
+}
+
+// syncDir makes a new directory entry durable, so that a session written
+// to the new database right after cannot outlive the file's name in a
+// crash. It is best effort: some systems cannot sync a directory.
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+}
+
+// linkUnsupported reports whether err from os.Link means the filesystem
+// cannot do hard links, as opposed to a real failure.
+func linkUnsupported(err error) bool {
+	return errors.Is(err, errors.ErrUnsupported) || errors.Is(err, fs.ErrPermission)
+}
+
+// check opens path read-only and verifies what is cheap to verify without
+// reading the whole file: the meta pages (bbolt does that), that the file
+// is as long as the meta page says, and that it is ours.
+func check(path, pidPath string, timeout time.Duration) error {
+	db, err := openBolt(path, pidPath, timeout, true)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	return guard(path, func() error {
+		return db.View(func(tx *bolt.Tx) error {
+			if tx.Size() > fi.Size() {
+				// bbolt maps pages past the end of the file and would fault.
+				return corrupt(path, "truncated: %d bytes, database needs %d", fi.Size(), tx.Size())
+			}
+			meta := tx.Bucket(bucketMeta)
+			if meta == nil {
+				return corrupt(path, "not a broadcast state file")
+			}
+			v := meta.Get(keySchema)
+			n, err := strconv.Atoi(string(v))
+			switch {
+			case err != nil || n < 1:
+				return corrupt(path, "bad schema version %q", v)
+			case n > schemaVersion:
+				return fmt.Errorf("state file %s has schema version %d; this broadcast supports up to %d", path, n, schemaVersion)
+			}
+			return nil
+		})
+	})
+}
+
+// openBolt opens path with bbolt, never creating or initialising it, and
+// maps bbolt's errors and panics to LockedError and CorruptError.
+func openBolt(path, pidPath string, timeout time.Duration, readOnly bool) (db *bolt.DB, err error) {
+	var file *os.File
+	defer func() {
+		if err != nil && file != nil {
+			// After a panic bbolt has not closed the file; closing it
+			// releases the lock. The mapping leaks, which is acceptable on
+			// a path that ends in an error message. When bbolt returned an
+			// error it closed the file itself, and a second Close of an
+			// *os.File is harmless.
+			file.Close()
+		}
+	}()
+	err = guard(path, func() error {
+		var err error
+		db, err = bolt.Open(path, 0o600, &bolt.Options{
+			Timeout:  timeout,
+			ReadOnly: readOnly,
+			OpenFile: func(name string, flag int, mode fs.FileMode) (*os.File, error) {
+				// bbolt would create a missing file and initialise an
+				// empty one; either would hide damage.
+				f, err := os.OpenFile(name, flag&^os.O_CREATE, mode)
+				if err != nil {
+					return nil, err
+				}
+				fi, err := f.Stat()
+				if err == nil && fi.Size() == 0 {
+					err = errEmpty
+				}
+				if err != nil {
+					f.Close()
+					return nil, err
+				}
+				file = f
+				return f, nil
+			},
+		})
+		return err
+	})
+	if err == nil {
+		file = nil // owned by db now
+		return db, nil
+	}
+	var ce *CorruptError
+	switch {
+	case errors.As(err, &ce):
+		return nil, err
+	case errors.Is(err, berrors.ErrTimeout):
+		return nil, &LockedError{PID: readPID(pidPath), Path: path}
+	case osError(err):
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	default:
+		// bbolt's own complaints are all about the content: ErrInvalid,
+		// ErrChecksum, ErrVersionMismatch, and some without a sentinel
+		// such as "file size too small".
+		return nil, &CorruptError{Path: path, Err: err}
+	}
+}
+
+// osError reports whether err came from the operating system (permission
+// denied, I/O error, out of memory) rather than from bbolt judging the file.
+func osError(err error) bool {
+	var (
+		errno syscall.Errno
+		pe    *fs.PathError
+	)
+	return errors.As(err, &errno) || errors.As(err, &pe)
+}
+
+// ensureBuckets creates buckets that a database made by an older version
+// lacks. It writes only when something is missing, since every bbolt
+// commit writes a meta page.
+func (s *Store) ensureBuckets() error {
+	missing := false
+	err := s.view(func(tx *bolt.Tx) error {
+		for _, name := range allBuckets {
+			if tx.Bucket(name) == nil {
+				missing = true
+			}
+		}
+		return nil
+	})
+	if err != nil || !missing {
+		return err
+	}
+	return s.update(func(tx *bolt.Tx) error {
+		for _, name := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// writePID records our pid for the LockedError of the next process. It
+// writes a temporary file and renames it so a reader never sees it half
+// written.
+func writePID(path string) error {
+	f, err := os.CreateTemp(filepath.Dir(path), pidName+".*.tmp") // mode 0600
+	if err != nil {
+		return fmt.Errorf("write pid file: %w", err)
+	}
+	_, err = f.WriteString(strconv.Itoa(os.Getpid()) + "\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("write pid file: %w", err)
+	}
+	return nil
+}
+
+// readPID returns the pid in the pid file, or 0 if it cannot be read.
+func readPID(path string) int {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 {
+		return 0
+	}
+	return pid
+}
+
+// guard runs fn with memory faults turned into panics and any panic turned
+// into a CorruptError. bbolt reads the mapped file through unchecked
+// pointers and panics on pages it cannot make sense of, and a damaged file
+// must give an error message, not a crash.
+func guard(path string, fn func() error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = corrupt(path, "panic: %v", r)
+		}
+	}()
+	return fn()
+}
+
+// view runs fn in a read-only transaction.
+func (s *Store) view(fn func(*bolt.Tx) error) error {
+	return guard(s.path, func() error { return s.db.View(fn) })
+}
+
+// update runs fn in a read-write transaction of its own.
+func (s *Store) update(fn func(*bolt.Tx) error) error {
+	return guard(s.path, func() error { return s.db.Update(fn) })
+}
+
+// batch runs fn in a read-write transaction that it may share with
+// concurrent callers, so that they share one fsync. fn may run more than
+// once and must not have side effects outside tx.
+func (s *Store) batch(fn func(*bolt.Tx) error) error {
+	// fn runs on bbolt's batch goroutine, so it needs a guard of its own.
+	return guard(s.path, func() error {
+		return s.db.Batch(func(tx *bolt.Tx) error {
+			return guard(s.path, func() error { return fn(tx) })
+		})
+	})
+}
