@@ -1,0 +1,123 @@
+package telegram
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/gotd/td/telegram/auth"
+	"github.com/gotd/td/tg"
+	"github.com/gotd/td/tgerr"
+
+	"github.com/broadcast-cli/broadcast/internal/store"
+)
+
+// Prompter supplies what a phone login asks for. Implementations read the
+// terminal or stdin; they never log what they return.
+type Prompter interface {
+	Code(ctx context.Context) (string, error)
+	Password(ctx context.Context) (string, error)
+}
+
+// Login errors a caller turns into hints.
+var (
+	ErrBadCode     = errors.New("the login code is not valid")
+	ErrBadPassword = errors.New("the 2FA password is not valid")
+	ErrBadBotToken = errors.New("the bot token is not valid")
+	ErrBadPhone    = errors.New("the phone number is not valid")
+	ErrCodeExpired = errors.New("the login code has expired")
+	ErrNeedsSignUp = errors.New("this phone number has no Telegram account")
+)
+
+// LoginBot signs in with a bot token and saves the account.
+func (c *Client) LoginBot(ctx context.Context, token string) (store.Account, error) {
+	a, err := c.raw.Auth().Bot(ctx, token)
+	if err != nil {
+		if tgerr.Is(err, "ACCESS_TOKEN_INVALID", "ACCESS_TOKEN_EXPIRED") {
+			return store.Account{}, ErrBadBotToken
+		}
+		return store.Account{}, fmt.Errorf("bot login: %w", err)
+	}
+	return c.saveAccount(a.User)
+}
+
+// LoginPhone signs in with a phone number, a code and, when the account has
+// one, a 2FA password, through gotd's auth flow.
+func (c *Client) LoginPhone(ctx context.Context, phone string, p Prompter) (store.Account, error) {
+	flow := auth.NewFlow(userAuth{phone: phone, p: p}, auth.SendCodeOptions{})
+	if err := flow.Run(ctx, c.raw.Auth()); err != nil {
+		switch {
+		case errors.Is(err, auth.ErrPasswordInvalid):
+			return store.Account{}, ErrBadPassword
+		case tgerr.Is(err, "PHONE_CODE_INVALID", "PHONE_CODE_EMPTY"):
+			return store.Account{}, ErrBadCode
+		case tgerr.Is(err, "PHONE_CODE_EXPIRED"):
+			return store.Account{}, ErrCodeExpired
+		case tgerr.Is(err, "PHONE_NUMBER_INVALID", "PHONE_NUMBER_BANNED"):
+			return store.Account{}, ErrBadPhone
+		case errors.Is(err, errNoSignUp):
+			return store.Account{}, ErrNeedsSignUp
+		}
+		return store.Account{}, fmt.Errorf("phone login: %w", err)
+	}
+	// The flow does not hand back the user: one users.getUsers, at login
+	// only, so later runs know the account without asking.
+	self, err := c.raw.Self(ctx)
+	if err != nil {
+		return store.Account{}, fmt.Errorf("get account: %w", err)
+	}
+	return c.saveAccount(self)
+}
+
+func (c *Client) saveAccount(u tg.UserClass) (store.Account, error) {
+	user, ok := u.(*tg.User)
+	if !ok {
+		return store.Account{}, fmt.Errorf("login returned %T instead of a user", u)
+	}
+	a := store.Account{
+		ID:        user.ID,
+		Bot:       user.Bot,
+		Username:  user.Username,
+		FirstName: user.FirstName,
+		LastName:  user.LastName,
+		Phone:     user.Phone,
+		Server:    c.ServerName(),
+	}
+	if err := c.opts.Store.StoreAccount(a); err != nil {
+		return store.Account{}, err
+	}
+	return a, nil
+}
+
+// Logout ends the session on the server, then deletes it locally. A session
+// the server already forgot is deleted all the same.
+func (c *Client) Logout(ctx context.Context) error {
+	if _, err := c.api.AuthLogOut(ctx); err != nil && !auth.IsUnauthorized(err) {
+		return fmt.Errorf("log out: %w", err)
+	}
+	return c.opts.Store.DeleteSession()
+}
+
+var errNoSignUp = errors.New("sign up is not supported")
+
+// userAuth adapts a Prompter to gotd's auth.UserAuthenticator.
+type userAuth struct {
+	phone string
+	p     Prompter
+}
+
+func (u userAuth) Phone(context.Context) (string, error) { return u.phone, nil }
+
+func (u userAuth) Password(ctx context.Context) (string, error) { return u.p.Password(ctx) }
+
+func (u userAuth) Code(ctx context.Context, _ *tg.AuthSentCode) (string, error) {
+	return u.p.Code(ctx)
+}
+
+func (u userAuth) AcceptTermsOfService(context.Context, tg.HelpTermsOfService) error {
+	return errNoSignUp
+}
+
+func (u userAuth) SignUp(context.Context) (auth.UserInfo, error) {
+	return auth.UserInfo{}, errNoSignUp
+}
