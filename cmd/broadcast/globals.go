@@ -1,0 +1,179 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/broadcast-cli/broadcast/internal/config"
+	"github.com/broadcast-cli/broadcast/internal/store"
+	"github.com/broadcast-cli/broadcast/internal/telegram"
+)
+
+// globals are the global options after flag > env > config > default.
+type globals struct {
+	io  *streams
+	cfg *config.Config
+
+	stateDir  string
+	apiID     int
+	apiHash   string
+	server    string
+	serverKey []byte // PEM, read from the key file
+	keyFile   string
+	dc        int
+	testDC    bool
+	timeout   time.Duration
+
+	json, quiet, verbose bool
+	log                  *slog.Logger
+}
+
+// loadGlobals resolves the global options of one invocation.
+func loadGlobals(c *cli.Context, io *streams) (*globals, error) {
+	g := &globals{
+		io:      io,
+		json:    flagBool(c, "json"),
+		quiet:   flagBool(c, "quiet"),
+		verbose: flagBool(c, "verbose"),
+	}
+	g.log = newLogger(io, g.verbose, g.quiet)
+
+	cfgPath, explicit := str(c, "config", io.getenv("BROADCAST_CONFIG")), true
+	if cfgPath == "" {
+		cfgPath, explicit = config.DefaultPath(io.getenv), false
+	}
+	cfg, err := config.Load(cfgPath, explicit)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, usagef("check --config or BROADCAST_CONFIG", "config file %s does not exist", cfgPath)
+		}
+		return nil, err
+	}
+	g.cfg = cfg
+
+	g.stateDir = str(c, "state-dir", io.getenv("BROADCAST_STATE_DIR"))
+	if g.stateDir == "" {
+		g.stateDir = defaultStateDir(io.getenv)
+	}
+	if g.stateDir == "" {
+		return nil, usagef("set --state-dir or BROADCAST_STATE_DIR", "cannot find a state directory: neither XDG_STATE_HOME nor HOME is set")
+	}
+
+	if g.apiID, err = intOpt(c, "api-id", io.getenv("BROADCAST_API_ID"), "BROADCAST_API_ID", cfg.APIID); err != nil {
+		return nil, err
+	}
+	g.apiHash = str(c, "api-hash", io.getenv("BROADCAST_API_HASH"))
+	if g.apiHash == "" {
+		g.apiHash = cfg.APIHash
+	}
+
+	g.server = str(c, "server", io.getenv("BROADCAST_SERVER"))
+	g.keyFile = str(c, "server-key", io.getenv("BROADCAST_SERVER_KEY"))
+	if g.dc, err = intOpt(c, "dc", io.getenv("BROADCAST_DC"), "BROADCAST_DC", 0); err != nil {
+		return nil, err
+	}
+	if g.server == "" && cfg.Server.Address != "" {
+		g.server = cfg.Server.Address
+		if g.keyFile == "" {
+			g.keyFile = cfg.Server.KeyFile
+		}
+		if g.dc == 0 {
+			g.dc = cfg.Server.DC
+		}
+	}
+	g.testDC = flagBool(c, "test-dc") || truthy(io.getenv("BROADCAST_TEST_DC"))
+	g.timeout = 30 * time.Second
+	if d := c.Duration("timeout"); c.IsSet("timeout") {
+		g.timeout = d
+	} else if v := io.getenv("BROADCAST_TIMEOUT"); v != "" {
+		if g.timeout, err = time.ParseDuration(v); err != nil {
+			return nil, usagef("", "BROADCAST_TIMEOUT=%q is not a duration like 30s", v)
+		}
+	}
+	if g.server != "" {
+		if g.keyFile == "" {
+			return nil, usagef("give the server's public key with --server-key FILE (BROADCAST_SERVER_KEY)", "--server %s needs its RSA public key", g.server)
+		}
+		if g.serverKey, err = os.ReadFile(g.keyFile); err != nil {
+			return nil, usagef("--server-key must name a readable PEM file", "read server key: %v", err)
+		}
+	}
+	return g, nil
+}
+
+func str(c *cli.Context, flag, env string) string {
+	for _, cc := range c.Lineage() {
+		if cc.IsSet(flag) {
+			return cc.String(flag)
+		}
+	}
+	return env
+}
+
+func intOpt(c *cli.Context, flag, env, envName string, fallback int) (int, error) {
+	for _, cc := range c.Lineage() {
+		if cc.IsSet(flag) {
+			return cc.Int(flag), nil
+		}
+	}
+	if env != "" {
+		n, err := strconv.Atoi(env)
+		if err != nil {
+			return 0, usagef("", "%s=%q is not a number", envName, env)
+		}
+		return n, nil
+	}
+	return fallback, nil
+}
+
+func truthy(s string) bool {
+	b, _ := strconv.ParseBool(s)
+	return b
+}
+
+func defaultStateDir(getenv func(string) string) string {
+	if d := getenv("XDG_STATE_HOME"); filepath.IsAbs(d) {
+		return filepath.Join(d, "broadcast")
+	}
+	if h := getenv("HOME"); h != "" {
+		return filepath.Join(h, ".local", "state", "broadcast")
+	}
+	return ""
+}
+
+// openStore opens the state database, failing fast if another process has it.
+func (g *globals) openStore() (*store.Store, error) {
+	return store.Open(g.stateDir, store.Options{})
+}
+
+// account is the logged-in account, known without a network call.
+func (g *globals) account(st *store.Store) (store.Account, error) {
+	a, err := st.LoadAccount()
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Account{}, fmt.Errorf("%w (state dir %s)", telegram.ErrNotLoggedIn, g.stateDir)
+	}
+	return a, err
+}
+
+// client builds the Telegram client for this invocation.
+func (g *globals) client(st *store.Store) (*telegram.Client, error) {
+	return telegram.New(telegram.Options{
+		APIID:          g.apiID,
+		APIHash:        g.apiHash,
+		Server:         g.server,
+		ServerKeys:     g.serverKey,
+		DC:             g.dc,
+		TestDC:         g.testDC,
+		Store:          st,
+		Logger:         g.log,
+		ConnectTimeout: g.timeout,
+	})
+}

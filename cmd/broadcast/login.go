@@ -1,0 +1,213 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+
+	"github.com/broadcast-cli/broadcast/internal/store"
+	"github.com/broadcast-cli/broadcast/internal/telegram"
+)
+
+type loginOptions struct {
+	phone    string
+	botToken string
+}
+
+func loginCommand(io *streams) *cli.Command {
+	return &cli.Command{
+		Name:  "login",
+		Usage: "log in with a phone number or a bot token",
+		Description: `The login code is read from the terminal, or from one line of stdin when stdin
+is not a terminal. A 2FA password comes from BROADCAST_PASSWORD or a prompt
+that does not echo.
+
+Examples:
+  broadcast login --phone +15551234567
+  broadcast login --bot-token "$BOT_TOKEN"
+  echo 22222 | BROADCAST_PASSWORD=secret broadcast login --phone +15550000000`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "phone", Usage: "log in as the user with this phone number (env BROADCAST_PHONE)"},
+			&cli.StringFlag{Name: "bot-token", Usage: "log in as a bot with this token from @BotFather (env BROADCAST_BOT_TOKEN)"},
+		},
+		Action: func(c *cli.Context) error {
+			g, err := loadGlobals(c, io)
+			if err != nil {
+				return err
+			}
+			o := loginOptions{
+				phone:    str(c, "phone", io.getenv("BROADCAST_PHONE")),
+				botToken: str(c, "bot-token", io.getenv("BROADCAST_BOT_TOKEN")),
+			}
+			if c.NArg() > 0 {
+				return usagef("use --phone or --bot-token", "login takes no arguments")
+			}
+			return runLogin(c.Context, g, o)
+		},
+	}
+}
+
+func runLogin(ctx context.Context, g *globals, o loginOptions) error {
+	if o.phone != "" && o.botToken != "" {
+		return usagef("", "give --phone or --bot-token, not both")
+	}
+	lines := bufio.NewReader(g.io.in)
+	if o.phone == "" && o.botToken == "" {
+		if !g.io.inTTY {
+			return usagef("pass --phone +15551234567 or --bot-token TOKEN (BROADCAST_PHONE, BROADCAST_BOT_TOKEN)", "no phone number or bot token")
+		}
+		fmt.Fprint(g.io.err, "Phone number (international format, e.g. +15551234567): ")
+		p, err := lines.ReadString('\n')
+		if err != nil && p == "" {
+			return fmt.Errorf("read phone number: %w", err)
+		}
+		o.phone = strings.TrimSpace(p)
+	}
+	st, err := g.openStore()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	client, err := g.client(st)
+	if err != nil {
+		return err
+	}
+	var acct store.Account
+	err = client.Run(ctx, func(ctx context.Context) error {
+		var err error
+		if o.botToken != "" {
+			acct, err = client.LoginBot(ctx, o.botToken)
+		} else {
+			acct, err = client.LoginPhone(ctx, o.phone, &prompter{g: g, lines: lines})
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return printAccount(g, acct, "logged in as")
+}
+
+// prompter asks for the login code and 2FA password.
+type prompter struct {
+	g     *globals
+	lines *bufio.Reader
+}
+
+func (p *prompter) Code(context.Context) (string, error) {
+	if p.g.io.inTTY {
+		fmt.Fprint(p.g.io.err, "Login code (sent to your Telegram app): ")
+	}
+	code, err := p.lines.ReadString('\n')
+	code = strings.TrimSpace(code)
+	if code == "" {
+		if err != nil {
+			return "", usagef("pipe the code in, e.g. echo 12345 | broadcast login --phone ...", "no login code on stdin")
+		}
+		return "", usagef("", "empty login code")
+	}
+	return code, nil
+}
+
+func (p *prompter) Password(context.Context) (string, error) {
+	if pw := p.g.io.getenv("BROADCAST_PASSWORD"); pw != "" {
+		return pw, nil
+	}
+	f, ok := p.g.io.in.(*os.File)
+	if !ok || !p.g.io.inTTY {
+		return "", usagef("set BROADCAST_PASSWORD", "this account has a 2FA password and stdin is not a terminal")
+	}
+	fmt.Fprint(p.g.io.err, "2FA password: ")
+	b, err := term.ReadPassword(int(f.Fd()))
+	fmt.Fprintln(p.g.io.err)
+	if err != nil {
+		return "", fmt.Errorf("read password: %w", err)
+	}
+	return string(b), nil
+}
+
+func printAccount(g *globals, a store.Account, prefix string) error {
+	if g.json {
+		return writeJSON(g.io.out, map[string]any{
+			"id": a.ID, "bot": a.Bot, "username": a.Username, "first_name": a.FirstName,
+			"last_name": a.LastName, "phone": a.Phone, "server": a.Server,
+		})
+	}
+	name := strings.TrimSpace(a.FirstName + " " + a.LastName)
+	if a.Username != "" {
+		name += " (@" + a.Username + ")"
+	}
+	kind := "user"
+	if a.Bot {
+		kind = "bot"
+	}
+	if prefix != "" {
+		prefix += " "
+	}
+	fmt.Fprintf(g.io.out, "%s%s, %s %d on %s\n", prefix, name, kind, a.ID, a.Server)
+	return nil
+}
+
+func logoutCommand(io *streams) *cli.Command {
+	return &cli.Command{
+		Name:  "logout",
+		Usage: "end the session on the server and delete it locally",
+		Action: func(c *cli.Context) error {
+			g, err := loadGlobals(c, io)
+			if err != nil {
+				return err
+			}
+			st, err := g.openStore()
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			if _, err := g.account(st); err != nil {
+				return err
+			}
+			client, err := g.client(st)
+			if err != nil {
+				return err
+			}
+			if err := client.Run(c.Context, client.Logout); err != nil {
+				return err
+			}
+			if !g.quiet {
+				fmt.Fprintln(g.io.err, "broadcast: logged out; the session was deleted")
+			}
+			return nil
+		},
+	}
+}
+
+func whoamiCommand(io *streams) *cli.Command {
+	return &cli.Command{
+		Name:  "whoami",
+		Usage: "show the logged-in account (no network call)",
+		Action: func(c *cli.Context) error {
+			g, err := loadGlobals(c, io)
+			if err != nil {
+				return err
+			}
+			st, err := g.openStore()
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			a, err := g.account(st)
+			if err != nil {
+				return err
+			}
+			if _, err := st.LoadSession(); errors.Is(err, store.ErrNotFound) {
+				return telegram.ErrNotLoggedIn
+			}
+			return printAccount(g, a, "")
+		},
+	}
+}

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/broadcast-cli/broadcast/internal/fanout"
+	"github.com/broadcast-cli/broadcast/internal/telegram"
+)
+
+// reporter prints results as they come: human lines or JSON Lines on stdout,
+// flood waits and notes on stderr. Its methods are called serially by the
+// engine.
+type reporter struct {
+	g     *globals
+	total int
+	done  int
+}
+
+func newReporter(g *globals, total int) *reporter {
+	return &reporter{g: g, total: total}
+}
+
+// resultLine is one recipient's outcome in --json.
+type resultLine struct {
+	Recipient  string `json:"recipient"`
+	PeerID     int64  `json:"peer_id,omitempty"`
+	Status     string `json:"status"`
+	MessageID  int    `json:"message_id,omitempty"`
+	Attempts   int    `json:"attempts"`
+	DurationMS int64  `json:"duration_ms"`
+	Error      string `json:"error,omitempty"`
+	Detail     string `json:"detail,omitempty"`
+}
+
+type summaryLine struct {
+	BroadcastID string `json:"broadcast_id"`
+	Total       int    `json:"total"`
+	Sent        int    `json:"sent"`
+	Failed      int    `json:"failed"`
+	Skipped     int    `json:"skipped"`
+	NotSent     int    `json:"not_sent"`
+	DurationMS  int64  `json:"duration_ms"`
+	Stopped     string `json:"stopped,omitempty"`
+	Interrupted bool   `json:"interrupted,omitempty"`
+}
+
+func (r *reporter) result(res fanout.Result) {
+	r.done++
+	line := resultLine{
+		Recipient:  res.Target.Recipient,
+		PeerID:     res.Receipt.PeerID,
+		Status:     string(res.Status),
+		MessageID:  res.Receipt.MessageID,
+		Attempts:   res.Attempts,
+		DurationMS: res.Duration.Milliseconds(),
+	}
+	if res.Err != nil {
+		line.Error, line.Detail = errorCode(res.Err)
+	}
+	if r.g.json {
+		_ = writeJSON(r.g.io.out, line)
+		return
+	}
+	if r.g.quiet && res.Status != fanout.StatusFailed {
+		return
+	}
+	switch res.Status {
+	case fanout.StatusSent:
+		fmt.Fprintf(r.g.io.out, "sent     %s (message %d, %s)\n", line.Recipient, line.MessageID, roundMS(res.Duration))
+	case fanout.StatusSkipped:
+		fmt.Fprintf(r.g.io.out, "skipped  %s (already sent as message %d)\n", line.Recipient, line.MessageID)
+	default:
+		detail := line.Error
+		if line.Detail != "" {
+			detail += ": " + line.Detail
+		}
+		fmt.Fprintf(r.g.io.out, "failed   %s: %s\n", line.Recipient, detail)
+	}
+}
+
+// wait announces a flood wait on stderr: a pause must never look like a hang.
+func (r *reporter) wait(w fanout.WaitEvent) {
+	fmt.Fprintf(r.g.io.err, "broadcast: Telegram asked to slow down (flood wait): all sends paused for %s, until %s\n",
+		w.Wait.Round(time.Second), w.Until.Local().Format("15:04:05"))
+}
+
+func (r *reporter) summary(id string, s fanout.Summary) {
+	line := summaryLine{
+		BroadcastID: id, Total: s.Total, Sent: s.Sent, Failed: s.Failed, Skipped: s.Skipped,
+		NotSent: s.NotStarted, DurationMS: s.Duration.Milliseconds(), Interrupted: s.Interrupted,
+	}
+	if s.Stopped != nil {
+		line.Stopped = s.Stopped.Error()
+	}
+	if r.g.json {
+		_ = writeJSON(r.g.io.out, map[string]summaryLine{"summary": line})
+		return
+	}
+	text := fmt.Sprintf("%d recipients: %d sent, %d failed, %d skipped", s.Total, s.Sent, s.Failed, s.Skipped)
+	if s.NotStarted > 0 {
+		text += fmt.Sprintf(", %d not sent", s.NotStarted)
+	}
+	fmt.Fprintf(r.g.io.out, "%s in %s\n", text, roundMS(s.Duration))
+}
+
+func roundMS(d time.Duration) time.Duration {
+	if d < time.Second {
+		return d.Round(time.Millisecond)
+	}
+	return d.Round(10 * time.Millisecond)
+}
+
+// errorCode gives a failure's stable code (Telegram's error type where there
+// is one) and a plain-words detail.
+func errorCode(err error) (string, string) {
+	var rpc *telegram.RPCError
+	var flood *fanout.FloodWaitError
+	switch {
+	case errors.Is(err, fanout.ErrNotSent):
+		return "NOT_SENT", err.Error()
+	case errors.Is(err, fanout.ErrInterrupted):
+		return "INTERRUPTED", err.Error()
+	case errors.Is(err, fanout.ErrFloodWaitTooLong):
+		return "FLOOD_WAIT", err.Error()
+	case errors.As(err, &rpc):
+		return rpc.Type, rpc.Detail
+	case errors.As(err, &flood):
+		return "FLOOD_WAIT", err.Error()
+	case errors.Is(err, telegram.ErrSpamLimited):
+		return "PEER_FLOOD", telegram.ErrSpamLimited.Error()
+	case errors.Is(err, telegram.ErrSessionRevoked):
+		return "SESSION_REVOKED", err.Error()
+	}
+	return "SEND_FAILED", err.Error()
+}
+
+func writeJSON(w io.Writer, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}

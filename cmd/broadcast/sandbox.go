@@ -1,0 +1,306 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gotd/td/telegram"
+	"github.com/urfave/cli/v2"
+
+	"github.com/broadcast-cli/broadcast/internal/config"
+	"github.com/broadcast-cli/broadcast/internal/sandbox"
+	tgclient "github.com/broadcast-cli/broadcast/internal/telegram"
+)
+
+// sandboxBotToken is a token of Telegram's shape that the sandbox accepts.
+const sandboxBotToken = "123456:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
+
+func sandboxCommand(io *streams) *cli.Command {
+	return &cli.Command{
+		Name:  "sandbox",
+		Usage: "run a local Telegram-compatible test server",
+		Description: `Runs in the foreground until Ctrl-C. Writes DIR/server.pem (its public key),
+DIR/config.yaml (a config that points broadcast at it, with a default list of
+three friends) and DIR/inbox.jsonl (every message delivered, one JSON a line).
+
+Examples:
+  broadcast sandbox --dir /tmp/sb
+  broadcast sandbox --dir /tmp/sb --users 500 --latency 50ms --send-rate 50
+  broadcast sandbox --dir /tmp/sb --drop 0.2 --ack-before-drop --blocked 2`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:0", Usage: "address to listen on"},
+			&cli.IntFlag{Name: "users", Value: 10, Usage: "number of friends (friend1 … friendN)"},
+			&cli.StringFlag{Name: "dir", Usage: "where to write server.pem, config.yaml and inbox.jsonl (default: a new temporary dir)"},
+			&cli.StringFlag{Name: "password", Usage: "2FA password that phone logins must give"},
+			&cli.DurationFlag{Name: "latency", Usage: "delay added to every RPC"},
+			&cli.Float64Flag{Name: "send-rate", Usage: "sends per second per account before FLOOD_WAIT (0: no limit)"},
+			&cli.IntFlag{Name: "resolve-limit", Usage: "contacts.resolveUsername calls allowed per account before FLOOD_WAIT (0: no limit)"},
+			&cli.Float64Flag{Name: "drop", Usage: "probability that a send's answer is lost (connection dropped after applying it)"},
+			&cli.BoolFlag{Name: "ack-before-drop", Usage: "acknowledge a send before losing its answer, so the client cannot resend it by itself"},
+			&cli.StringFlag{Name: "blocked", Usage: "friend numbers who blocked the account, e.g. 2,5"},
+		},
+		Action: func(c *cli.Context) error {
+			g := &globals{io: io, json: flagBool(c, "json"), quiet: flagBool(c, "quiet"), verbose: flagBool(c, "verbose")}
+			g.log = newLogger(io, g.verbose, g.quiet)
+			blocked, err := parseInts(c.String("blocked"))
+			if err != nil {
+				return usagef("e.g. --blocked 2,5", "--blocked: %v", err)
+			}
+			if p := c.Float64("drop"); p < 0 || p > 1 {
+				return usagef("", "--drop must be a probability between 0 and 1, got %v", p)
+			}
+			if c.Int("users") < 1 {
+				return usagef("", "--users must be at least 1")
+			}
+			return runSandbox(c.Context, g, c.String("dir"), sandbox.Options{
+				Addr:          c.String("addr"),
+				Users:         c.Int("users"),
+				Password:      c.String("password"),
+				Latency:       c.Duration("latency"),
+				SendRate:      c.Float64("send-rate"),
+				ResolveLimit:  c.Int("resolve-limit"),
+				DropAnswer:    c.Float64("drop"),
+				AckBeforeDrop: c.Bool("ack-before-drop"),
+				Blocked:       blocked,
+				Logger:        g.log,
+			})
+		},
+	}
+}
+
+func parseInts(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a number", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func runSandbox(ctx context.Context, g *globals, dir string, opts sandbox.Options) error {
+	if dir == "" {
+		d, err := os.MkdirTemp("", "broadcast-sandbox-")
+		if err != nil {
+			return err
+		}
+		dir = d
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return &hinted{err: fmt.Errorf("sandbox dir: %w", err), hint: "choose a writable --dir"}
+	}
+	inbox, err := os.OpenFile(filepath.Join(dir, "inbox.jsonl"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return &hinted{err: fmt.Errorf("sandbox dir: %w", err), hint: "choose a writable --dir"}
+	}
+	defer inbox.Close()
+	opts.InboxLog = inbox
+	srv, err := sandbox.Start(opts)
+	if err != nil {
+		return &hinted{err: fmt.Errorf("sandbox: %w", err), hint: "pick another --addr, or 127.0.0.1:0 for any free port"}
+	}
+	defer srv.Close()
+	files, err := writeSandboxFiles(srv, dir)
+	if err != nil {
+		return &hinted{err: fmt.Errorf("sandbox dir: %w", err), hint: "choose a writable --dir"}
+	}
+	if g.json {
+		if err := writeJSON(g.io.out, map[string]any{"addr": srv.Addr(), "dc": srv.DC(), "users": len(srv.Friends()),
+			"key_file": files.key, "config": files.config, "inbox_log": inbox.Name(), "bot_token": sandboxBotToken,
+			"login_code": sandbox.LoginCode}); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(g.io.out, `sandbox: MTProto server on %s (DC %d) with %d friends, @friend1 … @friend%d
+  key:     %s
+  config:  %s
+  inboxes: %s
+try it in another shell:
+  export BROADCAST_CONFIG=%s BROADCAST_STATE_DIR=%s
+  broadcast login --bot-token %s     # or: echo %s | broadcast login --phone +15550000000
+  broadcast "I bought a car!"
+Ctrl-C stops the server.
+`, srv.Addr(), srv.DC(), len(srv.Friends()), len(srv.Friends()), files.key, files.config, inbox.Name(),
+			files.config, filepath.Join(dir, "state"), sandboxBotToken, sandbox.LoginCode)
+	}
+	<-ctx.Done()
+	stats := srv.Stats()
+	if err := srv.Close(); err != nil {
+		return err
+	}
+	if !g.quiet {
+		fmt.Fprintf(g.io.err, "sandbox: stopped; %d messages delivered, %d bytes uploaded, %d flood waits, %d answers dropped\n",
+			stats.Delivered, stats.UploadedBytes, stats.FloodWaits, stats.DroppedAnswers)
+	}
+	// Stopping on Ctrl-C is this command's normal end.
+	return nil
+}
+
+type sandboxFiles struct{ key, config string }
+
+// writeSandboxFiles writes the server's key and a config pointing at it.
+func writeSandboxFiles(srv *sandbox.Server, dir string) (sandboxFiles, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return sandboxFiles{}, err
+	}
+	f := sandboxFiles{key: filepath.Join(abs, "server.pem"), config: filepath.Join(abs, "config.yaml")}
+	if err := os.WriteFile(f.key, srv.PublicKeyPEM(), 0o600); err != nil {
+		return f, err
+	}
+	friends := srv.Friends()
+	var def, all []string
+	for i, u := range friends {
+		if i < 3 {
+			def = append(def, `"@`+u.Username+`"`)
+		}
+		all = append(all, `"@`+u.Username+`"`)
+	}
+	cfg := fmt.Sprintf(`# Written by "broadcast sandbox": points broadcast at the local sandbox server.
+# Any api_id/api_hash works there; these are Telegram's public test credentials.
+api_id: %d
+api_hash: %s
+server:
+  address: %s
+  key_file: server.pem
+  dc: %d
+default_list: friends
+lists:
+  friends: [%s]
+  everyone: [%s]
+`, telegram.TestAppID, telegram.TestAppHash, srv.Addr(), srv.DC(), strings.Join(def, ", "), strings.Join(all, ", "))
+	if err := os.WriteFile(f.config, []byte(cfg), 0o600); err != nil {
+		return f, err
+	}
+	return f, nil
+}
+
+func demoCommand(io *streams) *cli.Command {
+	return &cli.Command{
+		Name:      "demo",
+		Usage:     "try broadcast without a Telegram account: a local sandbox, a login, a broadcast to three friends",
+		ArgsUsage: "[MESSAGE]",
+		Description: `Starts the sandbox in this process with a temporary state dir, logs in by phone
+(code 22222), sends MESSAGE to three sandbox friends through the same code as
+"broadcast send", and shows what each friend received.
+
+Example:
+  go run ./cmd/broadcast demo "I bought a car!"`,
+		Action: func(c *cli.Context) error {
+			msg := "I bought a car!"
+			if c.NArg() > 1 {
+				return usagef("quote the message", "expected one MESSAGE argument, got %d", c.NArg())
+			}
+			if c.NArg() == 1 {
+				msg = c.Args().First()
+			}
+			return runDemo(c.Context, io, msg, flagBool(c, "json"), flagBool(c, "verbose"))
+		},
+	}
+}
+
+func runDemo(ctx context.Context, io *streams, text string, asJSON, verbose bool) error {
+	tmp, err := os.MkdirTemp("", "broadcast-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	g := &globals{io: io, json: asJSON, verbose: verbose, timeout: 30 * time.Second}
+	g.log = newLogger(io, verbose, false)
+	srv, err := sandbox.Start(sandbox.Options{Users: 5, Logger: g.log})
+	if err != nil {
+		return fmt.Errorf("start sandbox: %w", err)
+	}
+	defer srv.Close()
+
+	// The same globals a config written by `broadcast sandbox` would give.
+	g.cfg = &config.Config{Lists: map[string][]string{}}
+	g.stateDir = filepath.Join(tmp, "state")
+	g.apiID, g.apiHash = telegram.TestAppID, telegram.TestAppHash
+	g.server, g.serverKey, g.dc = srv.Addr(), srv.PublicKeyPEM(), srv.DC()
+
+	if !asJSON {
+		fmt.Fprintf(io.out, "sandbox: a local Telegram-compatible server on %s with friends @friend1 … @friend5\n", srv.Addr())
+	}
+	if err := demoLogin(ctx, g); err != nil {
+		return err
+	}
+	friends := []string{"@friend1", "@friend2", "@friend3"}
+	if !asJSON {
+		fmt.Fprintf(io.out, "\nsending %q to %s:\n", text, strings.Join(friends, ", "))
+	}
+	sendErr := runSend(ctx, g, sendOptions{
+		message: text, hasMessage: true, to: friends, parseMode: "plain",
+		concurrency: defaultConcurrency, rateSet: true,
+	})
+	if sendErr != nil && !isOutcome(sendErr) {
+		return sendErr
+	}
+	if !asJSON {
+		fmt.Fprintln(io.out, "\nwhat each friend received:")
+	}
+	for _, f := range friends {
+		u, _ := srv.Lookup(f)
+		in := srv.Inbox(f)
+		if asJSON {
+			if err := writeJSON(io.out, map[string]any{"inbox": f, "first_name": u.FirstName, "messages": in}); err != nil {
+				return err
+			}
+			continue
+		}
+		if len(in) == 0 {
+			fmt.Fprintf(io.out, "  %s (%s): nothing\n", f, u.FirstName)
+		}
+		for _, m := range in {
+			fmt.Fprintf(io.out, "  %s (%s): %q  [message %d, random_id %d]\n", f, u.FirstName, m.Text, m.ID, m.RandomID)
+		}
+	}
+	if !asJSON {
+		fmt.Fprintln(io.out, "\nnext: `broadcast sandbox --dir /tmp/sb` runs this server for you to use, and README.md shows real Telegram.")
+	}
+	return sendErr
+}
+
+// demoLogin logs in by phone with the sandbox's code, as a person would.
+func demoLogin(ctx context.Context, g *globals) error {
+	st, err := g.openStore()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	client, err := g.client(st)
+	if err != nil {
+		return err
+	}
+	return client.Run(ctx, func(ctx context.Context) error {
+		a, err := client.LoginPhone(ctx, "+15550000000", fixedPrompter{code: sandbox.LoginCode})
+		if err != nil {
+			return err
+		}
+		if g.json {
+			return nil
+		}
+		return printAccount(g, a, "logged in by phone (code "+sandbox.LoginCode+") as")
+	})
+}
+
+type fixedPrompter struct{ code string }
+
+func (p fixedPrompter) Code(context.Context) (string, error) { return p.code, nil }
+func (p fixedPrompter) Password(context.Context) (string, error) {
+	return "", errors.New("the demo account has no 2FA password")
+}
+
+var _ tgclient.Prompter = fixedPrompter{}

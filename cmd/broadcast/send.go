@@ -1,0 +1,406 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/broadcast-cli/broadcast/internal/delivery"
+	"github.com/broadcast-cli/broadcast/internal/fanout"
+	"github.com/broadcast-cli/broadcast/internal/recipient"
+	"github.com/broadcast-cli/broadcast/internal/store"
+	"github.com/broadcast-cli/broadcast/internal/telegram"
+)
+
+// Pacing defaults. Telegram publishes no limit for user accounts, and
+// messaging many non-contacts quickly brings PEER_FLOOD, so users go slowly;
+// bots are allowed about 30 messages a second to different users.
+const (
+	defaultConcurrency = 8
+	defaultUserRate    = 5.0
+	defaultBotRate     = 25.0
+)
+
+// sendOptions is everything `send` needs, filled from flags, env and config.
+type sendOptions struct {
+	message      string
+	hasMessage   bool
+	messageFile  string
+	to           []string
+	lists        []string
+	toFile       string
+	parseMode    string
+	silent       bool
+	noPreview    bool
+	concurrency  int
+	rate         float64
+	rateSet      bool
+	maxFloodWait time.Duration
+	dryRun       bool
+	id           string
+	fresh        bool
+}
+
+func sendFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringSliceFlag{Name: "to", Usage: "recipient `R` (repeatable; comma lists allowed): @name, t.me/name, +15551234567, a cached id, me"},
+		&cli.StringSliceFlag{Name: "list", Usage: "a list `NAME` from the config (repeatable)"},
+		&cli.StringFlag{Name: "to-file", Usage: "read recipients from `FILE`, one a line, # comments"},
+		&cli.StringFlag{Name: "message-file", Usage: "read the message from `FILE`"},
+		&cli.StringFlag{Name: "parse-mode", Usage: "plain, markdown or html (default plain, or send.parse_mode)"},
+		&cli.BoolFlag{Name: "silent", Usage: "deliver without a notification sound"},
+		&cli.BoolFlag{Name: "no-preview", Usage: "do not show link previews"},
+		&cli.IntFlag{Name: "concurrency", Usage: "sends in flight at once (default 8, or send.concurrency)"},
+		&cli.Float64Flag{Name: "rate", Usage: "at most `R` messages per second, 0 for no limit (default 5 for users, 25 for bots)"},
+		&cli.DurationFlag{Name: "max-flood-wait", Usage: "fail recipients instead of waiting longer than this for Telegram's flood limit (default 5m)"},
+		&cli.BoolFlag{Name: "dry-run", Usage: "check everything and show what would be sent, without connecting"},
+		&cli.StringFlag{Name: "id", Usage: "name the broadcast `ID` instead of deriving it (re-running it sends only to the rest)"},
+		&cli.BoolFlag{Name: "new", Usage: "start a new broadcast even if an identical one is unfinished"},
+	}
+}
+
+func sendCommand(io *streams) *cli.Command {
+	return &cli.Command{
+		Name:      "send",
+		Usage:     "send a message to recipients and report each outcome",
+		ArgsUsage: "[MESSAGE | -]",
+		Description: `With no recipient flag the config's default_list is used. With no MESSAGE, or -,
+the message is read from stdin (one trailing newline is dropped).
+
+Examples:
+  broadcast send --to @alice --to @bob "I bought a car!"
+  broadcast send --list family --silent "Dinner at 8"
+  broadcast send --to-file friends.txt --message-file note.txt
+  git log -1 --format=%s | broadcast send --json --list team -`,
+		Flags: sendFlags(),
+		Action: func(c *cli.Context) error {
+			g, err := loadGlobals(c, io)
+			if err != nil {
+				return err
+			}
+			opts, err := sendOptionsFrom(c, g, io)
+			if err != nil {
+				return err
+			}
+			return runSend(c.Context, g, opts)
+		},
+	}
+}
+
+// sendOptionsFrom reads send's flags (absent on the root command, where
+// `broadcast MESSAGE` uses only the config) and the config's send defaults.
+func sendOptionsFrom(c *cli.Context, g *globals, io *streams) (sendOptions, error) {
+	o := sendOptions{
+		to:           c.StringSlice("to"),
+		lists:        c.StringSlice("list"),
+		toFile:       c.String("to-file"),
+		messageFile:  c.String("message-file"),
+		parseMode:    c.String("parse-mode"),
+		silent:       c.Bool("silent"),
+		noPreview:    c.Bool("no-preview"),
+		concurrency:  c.Int("concurrency"),
+		rate:         c.Float64("rate"),
+		rateSet:      c.IsSet("rate"),
+		maxFloodWait: c.Duration("max-flood-wait"),
+		dryRun:       c.Bool("dry-run"),
+		id:           c.String("id"),
+		fresh:        c.Bool("new"),
+	}
+	if c.NArg() > 1 {
+		return o, usagef("quote the message: broadcast send \"I bought a car!\"", "expected one MESSAGE argument, got %d", c.NArg())
+	}
+	if c.NArg() == 1 && c.Args().First() != "-" {
+		o.message, o.hasMessage = c.Args().First(), true
+	}
+	d := g.cfg.Send
+	if o.parseMode == "" {
+		o.parseMode = d.ParseMode
+	}
+	if !c.IsSet("concurrency") && d.HasConcurrency {
+		o.concurrency = d.Concurrency
+	}
+	if !o.rateSet && d.HasRate {
+		o.rate, o.rateSet = d.Rate, true
+	}
+	if !c.IsSet("max-flood-wait") && d.HasMaxFloodWait {
+		o.maxFloodWait = d.MaxFloodWait
+	}
+	if !c.IsSet("silent") && d.HasSilent {
+		o.silent = d.Silent
+	}
+	if !c.IsSet("no-preview") && d.HasNoPreview {
+		o.noPreview = d.NoPreview
+	}
+	if o.concurrency == 0 {
+		o.concurrency = defaultConcurrency
+	}
+	if o.concurrency < 1 || o.concurrency > 1000 {
+		return o, usagef("", "--concurrency must be between 1 and 1000, got %d", o.concurrency)
+	}
+	if o.rate < 0 {
+		return o, usagef("", "--rate must be 0 (no limit) or more, got %v", o.rate)
+	}
+	if o.maxFloodWait < 0 {
+		return o, usagef("", "--max-flood-wait must not be negative")
+	}
+	if o.hasMessage && o.messageFile != "" {
+		return o, usagef("", "give the message either as an argument or with --message-file, not both")
+	}
+	return o, nil
+}
+
+// readMessage takes the message from the argument, --message-file or stdin.
+func readMessage(o sendOptions, io *streams) (string, error) {
+	switch {
+	case o.hasMessage:
+		return o.message, nil
+	case o.messageFile != "":
+		b, err := os.ReadFile(o.messageFile)
+		if err != nil {
+			return "", usagef("", "read message file: %v", err)
+		}
+		return trimNewline(string(b)), nil
+	case io.inTTY:
+		return "", usagef("give the message as an argument, with --message-file, or on stdin", "no message to send")
+	default:
+		b, err := readAll(io.in)
+		if err != nil {
+			return "", fmt.Errorf("read message from stdin: %w", err)
+		}
+		return trimNewline(string(b)), nil
+	}
+}
+
+// maxMessageInput bounds what is read from stdin or a file: far above any
+// message Telegram accepts, even split.
+const maxMessageInput = 1 << 20
+
+func readAll(r io.Reader) ([]byte, error) {
+	if r == nil {
+		return nil, nil
+	}
+	b, err := io.ReadAll(io.LimitReader(r, maxMessageInput+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxMessageInput {
+		return nil, usagef("", "the message is over %d bytes", maxMessageInput)
+	}
+	return b, nil
+}
+
+// trimNewline drops one trailing newline, as `echo msg |` adds one.
+func trimNewline(s string) string {
+	s = strings.TrimSuffix(s, "\n")
+	return strings.TrimSuffix(s, "\r")
+}
+
+// recipients collects --to, --list and --to-file, or the default list, and
+// parses them all before anything is sent.
+func recipients(o sendOptions, g *globals) ([]recipient.Recipient, []string, error) {
+	var inputs []string
+	inputs = append(inputs, o.to...)
+	for _, name := range o.lists {
+		l, ok := g.cfg.Lists[name]
+		if !ok {
+			return nil, nil, usagef(listHint(g), "no list named %q in the config", name)
+		}
+		inputs = append(inputs, l...)
+	}
+	if o.toFile != "" {
+		f, err := os.Open(o.toFile)
+		if err != nil {
+			return nil, nil, usagef("", "read recipients: %v", err)
+		}
+		lines, err := recipient.ReadList(f, o.toFile)
+		f.Close()
+		if err != nil {
+			return nil, nil, usagef("", "%v", err)
+		}
+		inputs = append(inputs, lines...)
+	}
+	if len(o.to) == 0 && len(o.lists) == 0 && o.toFile == "" {
+		name := g.cfg.DefaultList
+		if name == "" {
+			return nil, nil, usagef("name recipients with --to, --list or --to-file, or set default_list in the config", "no recipients")
+		}
+		inputs = append(inputs, g.cfg.Lists[name]...)
+	}
+	rs, err := recipient.ParseAll(inputs)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(rs) == 0 {
+		return nil, nil, usagef("name recipients with --to, --list or --to-file", "no recipients")
+	}
+	return rs, inputs, nil
+}
+
+func listHint(g *globals) string {
+	if len(g.cfg.ListOrder) == 0 {
+		return "the config has no lists; add some under lists:"
+	}
+	return "lists in the config: " + strings.Join(g.cfg.ListOrder, ", ")
+}
+
+// runSend is the main job: check everything, then send to every recipient
+// concurrently and report each outcome.
+func runSend(ctx context.Context, g *globals, o sendOptions) error {
+	text, err := readMessage(o, g.io)
+	if err != nil {
+		return err
+	}
+	rs, inputs, err := recipients(o, g)
+	if err != nil {
+		return err
+	}
+	msg, err := telegram.Prepare(telegram.Content{
+		Text: text, ParseMode: o.parseMode, Silent: o.silent, NoPreview: o.noPreview,
+	})
+	if err != nil {
+		return err
+	}
+	spec := delivery.Spec{
+		Text: text, ParseMode: msg.Content.ParseMode, Silent: o.silent, NoPreview: o.noPreview,
+		Recipients: inputs,
+	}
+	return deliver(ctx, g, o, spec, rs, msg, nil)
+}
+
+// deliver runs a checked broadcast: it is shared by send and resume.
+func deliver(ctx context.Context, g *globals, o sendOptions, spec delivery.Spec, rs []recipient.Recipient, msg *telegram.Message, resume *store.Broadcast) error {
+	st, err := g.openStore()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	acct, err := g.account(st)
+	if err != nil {
+		return err
+	}
+	// A numeric id can only be messaged with its cached access hash.
+	for _, r := range rs {
+		if r.Kind == recipient.ID {
+			if _, ok, err := st.LookupPeer(r.Key); err != nil {
+				return err
+			} else if !ok {
+				return usagef("send to the @username or phone once, so its id is cached", "recipient %s: this numeric id is not in the peer cache", r.Input)
+			}
+		}
+	}
+	keys := make([]string, len(rs))
+	for i, r := range rs {
+		keys[i] = r.Key
+	}
+	var plan delivery.Plan
+	if resume != nil {
+		plan = delivery.Plan{Broadcast: *resume, Resumed: true}
+	} else if o.dryRun {
+		plan.Broadcast.ID = delivery.BaseID(acct.ID, spec, keys)
+	} else {
+		plan, err = delivery.Begin(st, acct.ID, spec, keys, delivery.BeginOptions{ID: o.id, New: o.fresh, Now: g.io.now()})
+		if err != nil {
+			if errors.Is(err, delivery.ErrSpecMismatch) {
+				return usagef("choose another --id", "%v", err)
+			}
+			return err
+		}
+	}
+	if o.dryRun {
+		return dryRun(g, plan.Broadcast.ID, rs, msg)
+	}
+	if resume != nil {
+		if err := st.SetState(plan.Broadcast.ID, store.StateRunning); err != nil {
+			return err
+		}
+	}
+	if plan.Resumed && !g.quiet {
+		fmt.Fprintf(g.io.err, "broadcast: resuming broadcast %s from %s: recipients already delivered are skipped\n",
+			plan.Broadcast.ID, plan.Broadcast.CreatedAt.Local().Format("2006-01-02 15:04"))
+	}
+	if plan.Stale != nil && !g.quiet {
+		fmt.Fprintf(g.io.err, "broadcast: an identical broadcast %s from %s did not finish and is over 24h old; starting a new one\nbroadcast: hint: to finish that one instead, run: broadcast resume %s\n",
+			plan.Stale.ID, plan.Stale.CreatedAt.Local().Format("2006-01-02 15:04"), plan.Stale.ID)
+	}
+
+	rate := o.rate
+	if !o.rateSet {
+		rate = defaultUserRate
+		if acct.Bot {
+			rate = defaultBotRate
+		}
+	}
+	client, err := g.client(st)
+	if err != nil {
+		return err
+	}
+	rep := newReporter(g, len(rs))
+	var (
+		sum    fanout.Summary
+		runErr error
+	)
+	err = client.Run(ctx, func(cctx context.Context) error {
+		// The engine gets the caller's ctx: Ctrl-C stops new sends while
+		// in-flight ones finish on a context of their own.
+		sum, runErr = delivery.Run(ctx, st, client.Messenger(msg), plan.Broadcast, rs, fanout.Options{
+			Concurrency:  o.concurrency,
+			Rate:         rate,
+			Burst:        max(1, int(rate)),
+			MaxFloodWait: o.maxFloodWait,
+			OnResult:     rep.result,
+			OnWait:       rep.wait,
+		})
+		return nil
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			// Interrupted before the engine ran (while connecting).
+			_ = st.SetState(plan.Broadcast.ID, store.StateInterrupted)
+		}
+		return err
+	}
+	rep.summary(plan.Broadcast.ID, sum)
+	if runErr != nil {
+		return fmt.Errorf("journal: %w", runErr)
+	}
+	return outcome(sum, plan.Broadcast.ID)
+}
+
+// outcome maps a finished run to its exit code and closing message.
+func outcome(sum fanout.Summary, id string) error {
+	switch {
+	case sum.Stopped != nil:
+		if errors.Is(sum.Stopped, telegram.ErrSessionRevoked) {
+			return &outcomeError{code: exitAuth, msg: sum.Stopped.Error(), hint: "run `broadcast login` again, then `broadcast resume " + id + "`"}
+		}
+		return &outcomeError{code: exitPartial, msg: "stopped: " + sum.Stopped.Error(), hint: "the rest were not sent; later, run: broadcast resume " + id}
+	case sum.Interrupted || sum.NotStarted > 0:
+		return &outcomeError{code: exitInterrupted, msg: "interrupted", hint: "the journal is kept; run `broadcast resume " + id + "` to finish"}
+	case sum.Failed > 0:
+		return &outcomeError{code: exitPartial, msg: ""}
+	}
+	return nil
+}
+
+func dryRun(g *globals, id string, rs []recipient.Recipient, msg *telegram.Message) error {
+	keys := make([]string, 0, len(rs))
+	for _, r := range recipient.Dedupe(rs) {
+		keys = append(keys, r.Input)
+	}
+	sort.Strings(keys)
+	if g.json {
+		return writeJSON(g.io.out, map[string]any{"dry_run": map[string]any{
+			"broadcast_id": id, "recipients": keys, "text": msg.Text(), "parse_mode": msg.Content.ParseMode,
+		}})
+	}
+	fmt.Fprintf(g.io.out, "would send broadcast %s to %d recipients: %s\n", id, len(keys), strings.Join(keys, ", "))
+	fmt.Fprintf(g.io.out, "message (%d characters): %s\n", telegram.Length(msg.Text()), msg.Text())
+	return nil
+}

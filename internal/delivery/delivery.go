@@ -1,0 +1,272 @@
+// Package delivery makes a broadcast exactly-once. It names each broadcast
+// (an id derived from the account, the content and the recipient set), derives
+// every recipient's random_id from (broadcast id, peer id), decides whether a
+// run resumes an unfinished broadcast or starts a new one, and keeps the
+// journal: a recipient is marked pending before its send and sent, with the
+// message id, right after, so a crash at any point is resumed without a
+// duplicate. It drives the fan-out engine and knows neither gotd nor bbolt.
+package delivery
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/broadcast-cli/broadcast/internal/fanout"
+	"github.com/broadcast-cli/broadcast/internal/recipient"
+	"github.com/broadcast-cli/broadcast/internal/store"
+)
+
+// ResumeWindow is how long an identical unfinished broadcast is resumed
+// automatically; older ones need `broadcast resume ID`.
+const ResumeWindow = 24 * time.Hour
+
+// Spec is everything that identifies what a broadcast sends. It is journaled
+// so `resume` can finish the broadcast without the original command line.
+type Spec struct {
+	Text        string       `json:"text"`
+	ParseMode   string       `json:"parse_mode"`
+	Silent      bool         `json:"silent,omitempty"`
+	NoPreview   bool         `json:"no_preview,omitempty"`
+	Schedule    time.Time    `json:"schedule,omitzero"`
+	Template    bool         `json:"template,omitempty"`
+	Split       bool         `json:"split,omitempty"`
+	Attachments []Attachment `json:"attachments,omitempty"`
+	// Recipients as the user wrote them, in order.
+	Recipients []string `json:"recipients"`
+}
+
+// Attachment names a file and fixes its content by digest, so a changed
+// file is a different broadcast.
+type Attachment struct {
+	Path   string `json:"path"`
+	SHA256 string `json:"sha256"`
+}
+
+// BaseID derives a broadcast's id from the account, what is sent and the
+// sorted canonical recipient keys. Pacing and output flags do not enter it.
+func BaseID(accountID int64, spec Spec, keys []string) string {
+	sorted := append([]string(nil), keys...)
+	sort.Strings(sorted)
+	id := struct {
+		Account int64    `json:"account"`
+		Spec    Spec     `json:"spec"`
+		Keys    []string `json:"keys"`
+	}{accountID, spec, sorted}
+	id.Spec.Recipients = nil // the canonical keys stand for them
+	b, _ := json.Marshal(id)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
+}
+
+// RandomID is the random_id of every send of broadcast id to peer: the same
+// in every retry and every process, different for every broadcast and peer.
+func RandomID(broadcastID string, peerID int64, part int) int64 {
+	h := sha256.New()
+	h.Write([]byte(broadcastID))
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(peerID))
+	binary.BigEndian.PutUint64(b[8:], uint64(part))
+	h.Write(b[:])
+	v := int64(binary.BigEndian.Uint64(h.Sum(nil)[:8]))
+	if v == 0 {
+		v = 1 // zero means "fill in a random one" to gotd
+	}
+	return v
+}
+
+// BeginOptions steer Begin.
+type BeginOptions struct {
+	// ID names the broadcast instead of deriving it; an existing one with
+	// that id is resumed.
+	ID string
+	// New forces a fresh run even if an identical one is unfinished.
+	New bool
+	Now time.Time
+}
+
+// Plan is the broadcast a run will work on.
+type Plan struct {
+	Broadcast store.Broadcast
+	// Resumed: an earlier run of this broadcast is being finished.
+	Resumed bool
+	// Stale is an unfinished identical broadcast older than ResumeWindow
+	// that was not resumed; the caller tells the user about it.
+	Stale *store.Broadcast
+}
+
+// ErrSpecMismatch: --id names a broadcast that sends something else.
+var ErrSpecMismatch = errors.New("a broadcast with this id sends a different message or to different recipients")
+
+// Begin decides whether this run resumes an unfinished broadcast or starts a
+// new one, and records it in the journal as running.
+func Begin(st *store.Store, accountID int64, spec Spec, keys []string, o BeginOptions) (Plan, error) {
+	if o.Now.IsZero() {
+		o.Now = time.Now()
+	}
+	specJSON, err := json.Marshal(spec)
+	if err != nil {
+		return Plan{}, err
+	}
+	base := BaseID(accountID, spec, keys)
+	fresh := store.Broadcast{
+		ID: base, BaseID: base, Run: 1, AccountID: accountID,
+		Text: spec.Text, Spec: specJSON, Recipients: spec.Recipients,
+		State: store.StateRunning, CreatedAt: o.Now,
+	}
+	var plan Plan
+	switch {
+	case o.ID != "":
+		old, err := st.LoadBroadcast(o.ID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			fresh.ID = o.ID
+			plan.Broadcast = fresh
+		case err != nil:
+			return Plan{}, err
+		case old.BaseID != base:
+			return Plan{}, fmt.Errorf("%w (%s)", ErrSpecMismatch, o.ID)
+		default:
+			plan.Broadcast, plan.Resumed = old, true
+		}
+	default:
+		last, ok, err := st.LatestRun(base)
+		if err != nil {
+			return Plan{}, err
+		}
+		switch {
+		case !ok:
+			plan.Broadcast = fresh
+		case !o.New && last.State != store.StateFinished && o.Now.Sub(last.UpdatedAt) < ResumeWindow:
+			plan.Broadcast, plan.Resumed = last, true
+		default:
+			if last.State != store.StateFinished && !o.New {
+				stale := last
+				plan.Stale = &stale
+			}
+			fresh.Run = last.Run + 1
+			fresh.ID = base + "-" + strconv.Itoa(fresh.Run)
+			plan.Broadcast = fresh
+		}
+	}
+	plan.Broadcast.State = store.StateRunning
+	if err := st.SaveBroadcast(plan.Broadcast); err != nil {
+		return Plan{}, err
+	}
+	return plan, nil
+}
+
+// Messenger is what delivery needs from Telegram.
+type Messenger interface {
+	// Resolve finds the peer for a recipient (from the cache when it can).
+	Resolve(ctx context.Context, r recipient.Recipient) (store.Peer, error)
+	// Send delivers the broadcast's message to p with the given random_id
+	// base and returns the message id. Its errors are classified for fanout.
+	Send(ctx context.Context, r recipient.Recipient, p store.Peer, randomID func(part int) int64) (int, error)
+}
+
+// Run sends the broadcast to every recipient through the fan-out engine,
+// journaling each one, and records how the run ended.
+func Run(ctx context.Context, st *store.Store, m Messenger, b store.Broadcast, recips []recipient.Recipient, opts fanout.Options) (fanout.Summary, error) {
+	s := &sender{st: st, m: m, bid: b.ID, recips: recips, peers: make([]store.Peer, len(recips)), claims: map[int64]int{}}
+	targets := make([]fanout.Target, len(recips))
+	for i, r := range recips {
+		targets[i] = fanout.Target{Index: i, Recipient: r.Input}
+	}
+	onResult := opts.OnResult
+	var journalErr error
+	opts.OnResult = func(res fanout.Result) {
+		if res.Status == fanout.StatusFailed {
+			p := s.peers[res.Target.Index]
+			if res.Receipt.PeerID == 0 {
+				res.Receipt.PeerID = p.ID
+			}
+			// A recipient that was never sent to is simply not confirmed;
+			// only a real failure is journaled as one.
+			if !errors.Is(res.Err, fanout.ErrNotSent) && !errors.Is(res.Err, fanout.ErrInterrupted) {
+				if err := st.MarkFailed(b.ID, p.ID, res.Target.Recipient, res.Err.Error()); err != nil && journalErr == nil {
+					journalErr = err
+				}
+			}
+		}
+		if onResult != nil {
+			onResult(res)
+		}
+	}
+	sum := fanout.Run(ctx, targets, s, opts)
+	state := store.StateFinished
+	switch {
+	case sum.Stopped != nil:
+		state = store.StateStopped
+	case sum.Interrupted || sum.NotStarted > 0:
+		state = store.StateInterrupted
+	}
+	if err := st.SetState(b.ID, state); err != nil && journalErr == nil {
+		journalErr = err
+	}
+	return sum, journalErr
+}
+
+// sender is the fanout.Sender of one broadcast.
+type sender struct {
+	st     *store.Store
+	m      Messenger
+	bid    string
+	recips []recipient.Recipient
+	// peers[i] is recipient i's resolved peer; each index is written only
+	// by the goroutine working on that target.
+	peers []store.Peer
+
+	mu     sync.Mutex
+	claims map[int64]int // peer id → the target index that sends to it
+}
+
+func (s *sender) Send(ctx context.Context, t fanout.Target) (fanout.Receipt, error) {
+	r := s.recips[t.Index]
+	p, err := s.m.Resolve(ctx, r)
+	if err != nil {
+		return fanout.Receipt{}, err
+	}
+	s.peers[t.Index] = p
+	if !s.claim(p.ID, t.Index) {
+		// The same person named twice: one send and one line.
+		return fanout.Receipt{}, fanout.ErrDuplicate
+	}
+	e, ok, err := s.st.Entry(s.bid, p.ID)
+	if err != nil {
+		return fanout.Receipt{}, fanout.Fatal(fmt.Errorf("read journal: %w", err))
+	}
+	if ok && e.Status == store.EntrySent {
+		return fanout.Receipt{PeerID: p.ID, MessageID: e.MessageID, Skipped: true}, nil
+	}
+	if err := s.st.MarkPending(s.bid, store.Entry{Recipient: r.Input, PeerID: p.ID}); err != nil {
+		return fanout.Receipt{}, fanout.Fatal(fmt.Errorf("write journal: %w", err))
+	}
+	id, err := s.m.Send(ctx, r, p, func(part int) int64 { return RandomID(s.bid, p.ID, part) })
+	if err != nil {
+		return fanout.Receipt{PeerID: p.ID}, err
+	}
+	// Recorded before this worker takes its next recipient.
+	if err := s.st.MarkSent(s.bid, p.ID, id); err != nil {
+		return fanout.Receipt{}, fanout.Fatal(fmt.Errorf("write journal: %w", err))
+	}
+	return fanout.Receipt{PeerID: p.ID, MessageID: id}, nil
+}
+
+func (s *sender) claim(peer int64, idx int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if owner, ok := s.claims[peer]; ok {
+		return owner == idx
+	}
+	s.claims[peer] = idx
+	return true
+}
