@@ -5,6 +5,7 @@ go 1.26.8
 require (
 	github.com/gotd/log v0.1.0
 	github.com/gotd/td v0.162.0
+	github.com/rogpeppe/go-internal v1.16.0
 	github.com/urfave/cli/v2 v2.27.7
 	go.etcd.io/bbolt v1.5.0
 	go.yaml.in/yaml/v3 v3.0.6
