@@ -130,9 +130,14 @@ var (
 // testKey shares one RSA key among the scripts' sandboxes: generating a
 // 2048-bit key per script would dominate the suite's time.
 func testKey(ts *testscript.TestScript) *rsa.PrivateKey {
+	k, err := sharedRSAKey()
+	ts.Check(err)
+	return k
+}
+
+func sharedRSAKey() (*rsa.PrivateKey, error) {
 	sharedKeyOnce.Do(func() { sharedKey, sharedKeyErr = rsa.GenerateKey(rand.Reader, 2048) })
-	ts.Check(sharedKeyErr)
-	return sharedKey
+	return sharedKey, sharedKeyErr
 }
 
 // inbox NAME [COUNT [TEXT]] checks how many messages NAME received and,
