@@ -133,7 +133,10 @@ Examples:
 		ErrWriter:              io.err,
 		HideHelpCommand:        true,
 		UseShortOptionHandling: false,
-		EnableBashCompletion:   true,
+		// Recipient lists are split on commas by recipient.ParseAll; file
+		// names (--attach) must keep theirs.
+		DisableSliceFlagSeparator: true,
+		EnableBashCompletion:      true,
 		// The default handler calls os.Exit; exit codes are decided in run.
 		ExitErrHandler: func(*cli.Context, error) {},
 		OnUsageError:   onUsage,

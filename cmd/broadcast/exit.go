@@ -113,6 +113,12 @@ func classify(err error) (int, string) {
 		return exitUsage, "shorten the message, or add --split to send it as several messages"
 	case errors.As(err, &markup):
 		return exitUsage, "fix the markup, or send it as it is with --parse-mode plain"
+	case errors.As(err, new(*telegram.TemplateError)):
+		return exitUsage, "placeholders are {first_name}, {last_name} and {username}"
+	case errors.As(err, new(*telegram.AttachmentError)), errors.Is(err, telegram.ErrSplitMedia):
+		return exitUsage, hintText
+	case errors.Is(err, telegram.ErrBadParseMode):
+		return exitUsage, ""
 	case errors.Is(err, telegram.ErrEmptyMessage):
 		return exitUsage, "give the message as an argument, with --message-file, or on stdin"
 	case errors.Is(err, telegram.ErrNoCredentials):

@@ -257,7 +257,23 @@ func runResume(ctx context.Context, g *globals, o sendOptions, id string) error 
 	if err != nil {
 		return err
 	}
-	msg, err := telegram.Prepare(telegram.Content{Text: spec.Text, ParseMode: spec.ParseMode, Silent: spec.Silent, NoPreview: spec.NoPreview, Schedule: spec.Schedule})
+	var paths []string
+	for _, a := range spec.Attachments {
+		paths = append(paths, a.Path)
+	}
+	now, err := digests(paths)
+	if err != nil {
+		return fmt.Errorf("broadcast %s: %w", b.ID, err)
+	}
+	for i := range now {
+		if now[i].SHA256 != spec.Attachments[i].SHA256 {
+			return usagef("restore the file, or send it as a new broadcast", "broadcast %s: attachment %s has changed since the broadcast started", b.ID, now[i].Path)
+		}
+	}
+	msg, err := telegram.Prepare(telegram.Content{
+		Text: spec.Text, ParseMode: spec.ParseMode, Silent: spec.Silent, NoPreview: spec.NoPreview,
+		Schedule: spec.Schedule, Template: spec.Template, Split: spec.Split, Attachments: paths,
+	})
 	if err != nil {
 		return err
 	}

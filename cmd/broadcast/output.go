@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/broadcast-cli/broadcast/internal/fanout"
@@ -18,10 +19,29 @@ type reporter struct {
 	g     *globals
 	total int
 	done  int
+	bar   *progress // nil unless stderr is a terminal and the list is long
 }
 
+// progressMin is the smallest broadcast that gets a progress bar: shorter
+// ones finish before a bar would tell anything.
+const progressMin = 20
+
 func newReporter(g *globals, total int) *reporter {
-	return &reporter{g: g, total: total}
+	r := &reporter{g: g, total: total}
+	if g.io.errTTY && !g.json && !g.quiet && total >= progressMin {
+		r.bar = &progress{
+			w: g.io.err, total: total, start: g.io.now(), now: g.io.now,
+			color: g.io.getenv("NO_COLOR") == "" && g.io.getenv("TERM") != "dumb",
+		}
+	}
+	return r
+}
+
+// close removes the progress bar.
+func (r *reporter) close() {
+	if r.bar != nil {
+		r.bar.clear()
+	}
 }
 
 // resultLine is one recipient's outcome in --json.
@@ -50,6 +70,10 @@ type summaryLine struct {
 
 func (r *reporter) result(res fanout.Result) {
 	r.done++
+	if r.bar != nil {
+		r.bar.clear()
+		defer r.bar.update(r.done)
+	}
 	line := resultLine{
 		Recipient:  res.Target.Recipient,
 		PeerID:     res.Receipt.PeerID,
@@ -84,6 +108,10 @@ func (r *reporter) result(res fanout.Result) {
 
 // wait announces a flood wait on stderr: a pause must never look like a hang.
 func (r *reporter) wait(w fanout.WaitEvent) {
+	if r.bar != nil {
+		r.bar.clear()
+		defer r.bar.draw()
+	}
 	fmt.Fprintf(r.g.io.err, "broadcast: Telegram asked to slow down (flood wait): all sends paused for %s, until %s\n",
 		w.Wait.Round(time.Second), w.Until.Local().Format("15:04:05"))
 }
@@ -136,6 +164,53 @@ func errorCode(err error) (string, string) {
 		return "SESSION_REVOKED", err.Error()
 	}
 	return "SEND_FAILED", err.Error()
+}
+
+// progress draws a one-line bar with count, rate and ETA on stderr.
+type progress struct {
+	w     io.Writer
+	total int
+	done  int
+	start time.Time
+	last  time.Time
+	now   func() time.Time
+	color bool
+	drawn bool
+}
+
+func (p *progress) update(done int) {
+	p.done = done
+	now := p.now()
+	// Redraw at most ten times a second, and always at the end.
+	if now.Sub(p.last) < 100*time.Millisecond && done < p.total {
+		return
+	}
+	p.last = now
+	p.draw()
+}
+
+func (p *progress) draw() {
+	const width = 30
+	filled := width * p.done / max(1, p.total)
+	bar := strings.Repeat("=", filled) + strings.Repeat(" ", width-filled)
+	if p.color {
+		bar = "\x1b[32m" + strings.Repeat("=", filled) + "\x1b[0m" + strings.Repeat(" ", width-filled)
+	}
+	elapsed := p.now().Sub(p.start)
+	rate := float64(p.done) / max(elapsed.Seconds(), 0.001)
+	eta := "?"
+	if p.done > 0 && rate > 0 {
+		eta = (time.Duration(float64(p.total-p.done)/rate) * time.Second).Round(time.Second).String()
+	}
+	fmt.Fprintf(p.w, "\r[%s] %d/%d  %.1f/s  ETA %s\x1b[K", bar, p.done, p.total, rate, eta)
+	p.drawn = true
+}
+
+func (p *progress) clear() {
+	if p.drawn {
+		fmt.Fprint(p.w, "\r\x1b[K")
+		p.drawn = false
+	}
 }
 
 func writeJSON(w io.Writer, v any) error {

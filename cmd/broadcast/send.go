@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -46,6 +49,10 @@ type sendOptions struct {
 	dryRun       bool
 	id           string
 	fresh        bool
+	attach       []string
+	schedule     string
+	template     bool
+	split        bool
 }
 
 func sendFlags() []cli.Flag {
@@ -57,6 +64,10 @@ func sendFlags() []cli.Flag {
 		&cli.StringFlag{Name: "parse-mode", Usage: "plain, markdown or html (default plain, or send.parse_mode)"},
 		&cli.BoolFlag{Name: "silent", Usage: "deliver without a notification sound"},
 		&cli.BoolFlag{Name: "no-preview", Usage: "do not show link previews"},
+		&cli.StringSliceFlag{Name: "attach", Usage: "attach `FILE` (repeatable: several go as one album); images go as photos, the rest as documents, the message as the caption"},
+		&cli.StringFlag{Name: "schedule", Usage: "deliver at `TIME`: RFC 3339 (2026-12-24T18:00:00+01:00) or from now (+1h30m); Telegram holds it, so this machine may be off"},
+		&cli.BoolFlag{Name: "template", Usage: "fill {first_name}, {last_name} and {username} for each recipient"},
+		&cli.BoolFlag{Name: "split", Usage: "send a text over Telegram's 4096-character limit as several messages"},
 		&cli.IntFlag{Name: "concurrency", Usage: "sends in flight at once (default 8, or send.concurrency)"},
 		&cli.Float64Flag{Name: "rate", Usage: "at most `R` messages per second, 0 for no limit (default 5 for users, 25 for bots)"},
 		&cli.DurationFlag{Name: "max-flood-wait", Usage: "fail recipients instead of waiting longer than this for Telegram's flood limit (default 5m)"},
@@ -112,7 +123,12 @@ func sendOptionsFrom(c *cli.Context, g *globals, io *streams) (sendOptions, erro
 		dryRun:       c.Bool("dry-run"),
 		id:           c.String("id"),
 		fresh:        c.Bool("new"),
+		attach:       c.StringSlice("attach"),
+		schedule:     c.String("schedule"),
+		template:     c.Bool("template"),
+		split:        c.Bool("split"),
 	}
+	o.lists = splitCommas(o.lists)
 	if c.NArg() > 1 {
 		return o, usagef("quote the message: broadcast send \"I bought a car!\"", "expected one MESSAGE argument, got %d", c.NArg())
 	}
@@ -156,6 +172,46 @@ func sendOptionsFrom(c *cli.Context, g *globals, io *streams) (sendOptions, erro
 	return o, nil
 }
 
+func splitCommas(in []string) []string {
+	var out []string
+	for _, v := range in {
+		for _, f := range strings.Split(v, ",") {
+			if f = strings.TrimSpace(f); f != "" {
+				out = append(out, f)
+			}
+		}
+	}
+	return out
+}
+
+// parseSchedule reads --schedule: an RFC 3339 time, or +DURATION from now.
+func parseSchedule(s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	var t time.Time
+	if rest, ok := strings.CutPrefix(s, "+"); ok {
+		d, err := time.ParseDuration(rest)
+		if err != nil {
+			return t, usagef("e.g. --schedule +1h30m or --schedule 2026-12-24T18:00:00+01:00", "--schedule %q: not a duration", s)
+		}
+		t = now.Add(d)
+	} else {
+		var err error
+		if t, err = time.Parse(time.RFC3339, s); err != nil {
+			return t, usagef("e.g. --schedule +1h30m or --schedule 2026-12-24T18:00:00+01:00", "--schedule %q: not an RFC 3339 time or +duration", s)
+		}
+	}
+	// Telegram wants the time in the future (and within a year).
+	if t.Before(now.Add(time.Minute)) {
+		return t, usagef("schedule at least a minute ahead", "--schedule %s is not in the future", t.Format(time.RFC3339))
+	}
+	if t.After(now.AddDate(1, 0, 0)) {
+		return t, usagef("", "--schedule %s is more than a year ahead; Telegram refuses that", t.Format(time.RFC3339))
+	}
+	return t.Truncate(time.Second), nil
+}
+
 // readMessage takes the message from the argument, --message-file or stdin.
 func readMessage(o sendOptions, io *streams) (string, error) {
 	switch {
@@ -167,6 +223,8 @@ func readMessage(o sendOptions, io *streams) (string, error) {
 			return "", usagef("", "read message file: %v", err)
 		}
 		return trimNewline(string(b)), nil
+	case len(o.attach) > 0 && io.inTTY:
+		return "", nil // a file with no caption
 	case io.inTTY:
 		return "", usagef("give the message as an argument, with --message-file, or on stdin", "no message to send")
 	default:
@@ -261,15 +319,25 @@ func runSend(ctx context.Context, g *globals, o sendOptions) error {
 	if err != nil {
 		return err
 	}
+	schedule, err := parseSchedule(o.schedule, g.io.now())
+	if err != nil {
+		return err
+	}
 	msg, err := telegram.Prepare(telegram.Content{
 		Text: text, ParseMode: o.parseMode, Silent: o.silent, NoPreview: o.noPreview,
+		Schedule: schedule, Template: o.template, Split: o.split, Attachments: o.attach,
 	})
+	if err != nil {
+		return err
+	}
+	atts, err := digests(o.attach)
 	if err != nil {
 		return err
 	}
 	spec := delivery.Spec{
 		Text: text, ParseMode: msg.Content.ParseMode, Silent: o.silent, NoPreview: o.noPreview,
-		Recipients: inputs,
+		Schedule: schedule, ScheduleInput: o.schedule, Template: o.template, Split: o.split,
+		Attachments: atts, Recipients: inputs,
 	}
 	return deliver(ctx, g, o, spec, rs, msg, nil)
 }
@@ -342,11 +410,16 @@ func deliver(ctx context.Context, g *globals, o sendOptions, spec delivery.Spec,
 		return err
 	}
 	rep := newReporter(g, len(rs))
+	defer rep.close()
 	var (
 		sum    fanout.Summary
 		runErr error
 	)
 	err = client.Run(ctx, func(cctx context.Context) error {
+		// Attachments are uploaded once, before the first send.
+		if err := client.Upload(cctx, msg); err != nil {
+			return err
+		}
 		// The engine gets the caller's ctx: Ctrl-C stops new sends while
 		// in-flight ones finish on a context of their own.
 		sum, runErr = delivery.Run(ctx, st, client.Messenger(msg), plan.Broadcast, rs, fanout.Options{
@@ -387,6 +460,26 @@ func outcome(sum fanout.Summary, id string) error {
 		return &outcomeError{code: exitPartial, msg: ""}
 	}
 	return nil
+}
+
+// digests fixes each attachment's content in the broadcast's identity.
+func digests(paths []string) ([]delivery.Attachment, error) {
+	var out []delivery.Attachment
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			return nil, err
+		}
+		h := sha256.New()
+		_, err = io.Copy(h, f)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("read attachment %s: %w", p, err)
+		}
+		abs, _ := filepath.Abs(p)
+		out = append(out, delivery.Attachment{Path: abs, SHA256: hex.EncodeToString(h.Sum(nil))})
+	}
+	return out, nil
 }
 
 func dryRun(g *globals, id string, rs []recipient.Recipient, msg *telegram.Message) error {

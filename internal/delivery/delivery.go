@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,14 +33,18 @@ const ResumeWindow = 24 * time.Hour
 // Spec is everything that identifies what a broadcast sends. It is journaled
 // so `resume` can finish the broadcast without the original command line.
 type Spec struct {
-	Text        string       `json:"text"`
-	ParseMode   string       `json:"parse_mode"`
-	Silent      bool         `json:"silent,omitempty"`
-	NoPreview   bool         `json:"no_preview,omitempty"`
-	Schedule    time.Time    `json:"schedule,omitzero"`
-	Template    bool         `json:"template,omitempty"`
-	Split       bool         `json:"split,omitempty"`
-	Attachments []Attachment `json:"attachments,omitempty"`
+	Text      string    `json:"text"`
+	ParseMode string    `json:"parse_mode"`
+	Silent    bool      `json:"silent,omitempty"`
+	NoPreview bool      `json:"no_preview,omitempty"`
+	Schedule  time.Time `json:"schedule,omitzero"`
+	// ScheduleInput is --schedule as written. A relative one ("+1h") is
+	// identified by what was written, so re-running the same command an
+	// hour later still resumes the same broadcast.
+	ScheduleInput string       `json:"schedule_input,omitempty"`
+	Template      bool         `json:"template,omitempty"`
+	Split         bool         `json:"split,omitempty"`
+	Attachments   []Attachment `json:"attachments,omitempty"`
 	// Recipients as the user wrote them, in order.
 	Recipients []string `json:"recipients"`
 }
@@ -62,6 +67,9 @@ func BaseID(accountID int64, spec Spec, keys []string) string {
 		Keys    []string `json:"keys"`
 	}{accountID, spec, sorted}
 	id.Spec.Recipients = nil // the canonical keys stand for them
+	if strings.HasPrefix(spec.ScheduleInput, "+") {
+		id.Spec.Schedule = time.Time{}
+	}
 	b, _ := json.Marshal(id)
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:8])

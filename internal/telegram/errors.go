@@ -3,6 +3,7 @@ package telegram
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/gotd/td/tgerr"
 
@@ -114,7 +115,8 @@ func classify(err error) error {
 	case rpc.Type == "SLOWMODE_WAIT":
 		// Per chat, not per account: retry this one later, keep the others going.
 		return fanout.Temporary(err)
-	case rpc.Code >= 500 || temporaryTypes[rpc.Type]:
+	case rpc.Code >= 500 || rpc.Code < 0 || temporaryTypes[strings.ToUpper(rpc.Type)]:
+		// Telegram reports its own timeouts as -503 "Timeout".
 		return fanout.Temporary(err)
 	}
 	return &RPCError{Type: rpc.Type, Detail: details[rpc.Type], Err: err}

@@ -32,7 +32,7 @@ func (s *Messenger) Resolve(ctx context.Context, r recipient.Recipient) (store.P
 // (PEER_ID_INVALID), the peer is resolved again once and the send repeated
 // with the same random_id.
 func (s *Messenger) Send(ctx context.Context, r recipient.Recipient, p store.Peer, randomID func(part int) int64) (int, error) {
-	id, err := s.c.Send(ctx, p, s.m, randomID(0))
+	id, err := s.c.Send(ctx, p, s.m, randomID)
 	var rpc *RPCError
 	if !errors.As(err, &rpc) || rpc.Type != "PEER_ID_INVALID" || (r.Kind != recipient.Username && r.Kind != recipient.Phone) {
 		return id, err
@@ -46,5 +46,5 @@ func (s *Messenger) Send(ctx context.Context, r recipient.Recipient, p store.Pee
 		// broadcast started sending to.
 		return 0, &RPCError{Type: "PEER_ID_INVALID", Detail: fmt.Sprintf("%s now belongs to a different user", r.Input), Err: err}
 	}
-	return s.c.Send(ctx, fresh, s.m, randomID(0))
+	return s.c.Send(ctx, fresh, s.m, randomID)
 }

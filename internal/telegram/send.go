@@ -3,33 +3,137 @@ package telegram
 import (
 	"context"
 	"fmt"
+	"mime"
+	"net/http"
+	"path/filepath"
+	"strings"
 
-	"github.com/gotd/td/telegram/message"
-	"github.com/gotd/td/telegram/message/html"
-	"github.com/gotd/td/telegram/message/markdown"
-	"github.com/gotd/td/telegram/message/styling"
+	"github.com/gotd/td/telegram/uploader"
 	"github.com/gotd/td/tg"
 	"github.com/gotd/td/tgerr"
 
+	"github.com/broadcast-cli/broadcast/internal/fanout"
 	"github.com/broadcast-cli/broadcast/internal/store"
 )
 
-// Send sends m to p with the given random_id and returns the message id.
-// The caller picks the random_id so every retry of this send, in this
-// process or after a crash, carries the same one and Telegram keeps one copy.
-// Errors are classified for the fan-out engine.
-func (c *Client) Send(ctx context.Context, p store.Peer, m *Message, randomID int64) (int, error) {
-	b := message.NewSender(c.api).To(inputPeer(p)).RandomID(randomID)
-	if m.Content.Silent {
-		b = b.Silent()
+// Upload uploads every attachment once with gotd's uploader and turns each
+// into a reference (messages.uploadMedia to the account's own chat), so the
+// same uploaded photo or document is sent to every recipient instead of the
+// file being uploaded once per recipient.
+func (c *Client) Upload(ctx context.Context, m *Message) error {
+	if len(m.files) == 0 || len(m.media) == len(m.files) {
+		return nil
 	}
-	if m.Content.NoPreview {
-		b = b.NoWebpage()
+	up := uploader.NewUploader(c.api)
+	media := make([]tg.InputMediaClass, 0, len(m.files))
+	for _, a := range m.files {
+		f, err := up.FromPath(ctx, a.path)
+		if err != nil {
+			return fmt.Errorf("upload %s: %w", a.path, err)
+		}
+		var in tg.InputMediaClass
+		if a.photo {
+			in = &tg.InputMediaUploadedPhoto{File: f}
+		} else {
+			in = &tg.InputMediaUploadedDocument{
+				File:       f,
+				MimeType:   a.mime,
+				Attributes: []tg.DocumentAttributeClass{&tg.DocumentAttributeFilename{FileName: a.name}},
+				ForceFile:  true,
+			}
+		}
+		res, err := c.api.MessagesUploadMedia(ctx, &tg.MessagesUploadMediaRequest{Peer: &tg.InputPeerSelf{}, Media: in})
+		if err != nil {
+			return fmt.Errorf("upload %s: %w", a.path, err)
+		}
+		ref, err := reference(res)
+		if err != nil {
+			return fmt.Errorf("upload %s: %w", a.path, err)
+		}
+		media = append(media, ref)
 	}
+	m.media = media
+	return nil
+}
+
+// reference turns uploaded media into an input that sends it by id.
+func reference(res tg.MessageMediaClass) (tg.InputMediaClass, error) {
+	switch v := res.(type) {
+	case *tg.MessageMediaPhoto:
+		p, ok := v.Photo.(*tg.Photo)
+		if !ok {
+			return nil, fmt.Errorf("the server returned no photo")
+		}
+		return &tg.InputMediaPhoto{ID: &tg.InputPhoto{ID: p.ID, AccessHash: p.AccessHash, FileReference: p.FileReference}}, nil
+	case *tg.MessageMediaDocument:
+		d, ok := v.Document.(*tg.Document)
+		if !ok {
+			return nil, fmt.Errorf("the server returned no document")
+		}
+		return &tg.InputMediaDocument{ID: &tg.InputDocument{ID: d.ID, AccessHash: d.AccessHash, FileReference: d.FileReference}}, nil
+	}
+	return nil, fmt.Errorf("unexpected uploaded media %T", res)
+}
+
+// Send sends m to p and returns the (first) message id. randomID(i) is the
+// random_id of part i: the caller derives it so every retry, in this process
+// or after a crash, carries the same ones and Telegram keeps one copy. The
+// requests are built here rather than by gotd's message builder because they
+// carry precomputed entities (split parts, filled templates) and, for albums,
+// random_ids the builder would otherwise draw afresh. Errors are classified
+// for the fan-out engine.
+func (c *Client) Send(ctx context.Context, p store.Peer, m *Message, randomID func(part int) int64) (int, error) {
+	r, err := m.forPeer(p)
+	if err != nil {
+		// A filled template over the limit fails this recipient only.
+		return 0, &RPCError{Type: "MESSAGE_TOO_LONG", Detail: err.Error(), Err: err}
+	}
+	peer := inputPeer(p)
+	schedule := 0
 	if !m.Content.Schedule.IsZero() {
-		b = b.Schedule(m.Content.Schedule)
+		schedule = int(m.Content.Schedule.Unix())
 	}
-	upd, err := b.StyledText(ctx, m.styled())
+	switch {
+	case len(m.files) > 0 && len(m.media) != len(m.files):
+		return 0, fanout.Fatal(fmt.Errorf("attachments were not uploaded"))
+	case len(m.media) == 1:
+		rid := randomID(0)
+		upd, err := c.api.MessagesSendMedia(ctx, &tg.MessagesSendMediaRequest{
+			Peer: peer, Media: m.media[0], Message: r.parts[0].text, Entities: r.parts[0].entities,
+			RandomID: rid, Silent: m.Content.Silent, ScheduleDate: schedule,
+		})
+		return answer(upd, err, rid)
+	case len(m.media) > 1:
+		multi := make([]tg.InputSingleMedia, len(m.media))
+		for i, media := range m.media {
+			multi[i] = tg.InputSingleMedia{Media: media, RandomID: randomID(i)}
+		}
+		// The caption goes with the first file, as Telegram's apps do it.
+		multi[0].Message, multi[0].Entities = r.parts[0].text, r.parts[0].entities
+		upd, err := c.api.MessagesSendMultiMedia(ctx, &tg.MessagesSendMultiMediaRequest{
+			Peer: peer, MultiMedia: multi, Silent: m.Content.Silent, ScheduleDate: schedule,
+		})
+		return answer(upd, err, multi[0].RandomID)
+	}
+	first := 0
+	for i, pt := range r.parts {
+		rid := randomID(i)
+		upd, err := c.api.MessagesSendMessage(ctx, &tg.MessagesSendMessageRequest{
+			Peer: peer, Message: pt.text, Entities: pt.entities, RandomID: rid,
+			Silent: m.Content.Silent, NoWebpage: m.Content.NoPreview, ScheduleDate: schedule,
+		})
+		id, err := answer(upd, err, rid)
+		if err != nil {
+			return first, err
+		}
+		if i == 0 {
+			first = id
+		}
+	}
+	return first, nil
+}
+
+func answer(upd tg.UpdatesClass, err error, randomID int64) (int, error) {
 	if tgerr.Is(err, "RANDOM_ID_DUPLICATE") {
 		// Some servers answer a repeated random_id with this instead of the
 		// original message: it was delivered before.
@@ -39,19 +143,6 @@ func (c *Client) Send(ctx context.Context, p store.Peer, m *Message, randomID in
 		return 0, classify(err)
 	}
 	return messageID(upd, randomID)
-}
-
-// styled is the content as gotd's message builder takes it: the same parser
-// that Prepare checked, run again by the builder for this send.
-func (m *Message) styled() styling.StyledTextOption {
-	switch m.Content.ParseMode {
-	case ParseHTML:
-		return html.String(nil, m.Content.Text)
-	case ParseMarkdown:
-		return markdown.String(nil, m.Content.Text)
-	default:
-		return styling.Plain(m.Content.Text)
-	}
 }
 
 // messageID finds the id Telegram gave the message sent with randomID.
@@ -87,3 +178,15 @@ func idFromUpdates(ups []tg.UpdateClass, randomID int64) (int, error) {
 	}
 	return 0, fmt.Errorf("no message id in the answer")
 }
+
+// detectMIME decides a file's type from its extension, else its content.
+func detectMIME(path string, head []byte) string {
+	if t := mime.TypeByExtension(strings.ToLower(filepath.Ext(path))); t != "" {
+		t, _, _ = strings.Cut(t, ";")
+		return t
+	}
+	t, _, _ := strings.Cut(http.DetectContentType(head), ";")
+	return t
+}
+
+func baseName(path string) string { return filepath.Base(path) }
