@@ -1,0 +1,88 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+
+	"github.com/broadcast-cli/broadcast/internal/sandbox"
+)
+
+// runWithTTYStderr runs broadcast with stderr on a pseudo-terminal, as a
+// person at a shell has it, and returns what the terminal showed.
+func runWithTTYStderr(t *testing.T, e *e2e, env []string, args ...string) (stdout, tty string) {
+	t.Helper()
+	ptmx, tt, err := pty.Open()
+	if err != nil {
+		t.Skipf("no pseudo-terminal: %v", err)
+	}
+	defer ptmx.Close()
+	c := e.cmd(args...)
+	c.Env = append(c.Env, env...)
+	var out bytes.Buffer
+	c.Stdout, c.Stderr = &out, tt
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	tt.Close()
+	var screen bytes.Buffer
+	done := make(chan struct{})
+	go func() {
+		io.Copy(&screen, ptmx) // ends with EIO when the child exits
+		close(done)
+	}()
+	if err := c.Wait(); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+	}
+	return out.String(), screen.String()
+}
+
+func TestProgressBarOnTerminal(t *testing.T) {
+	const n = 30
+	e := newE2E(t, sandbox.Options{Users: n, Latency: 30 * time.Millisecond})
+	stdout, screen := runWithTTYStderr(t, e, []string{"TERM=xterm"}, "send", "--rate", "0", "--concurrency", "2", "--to", friends(n), "progress")
+	if !strings.Contains(screen, "ETA") || !strings.Contains(screen, "/30") || !strings.Contains(screen, "/s") {
+		t.Fatalf("no progress bar on the terminal:\n%q", screen)
+	}
+	if !strings.Contains(screen, "\x1b[32m") {
+		t.Errorf("no colour without NO_COLOR:\n%q", screen)
+	}
+	if strings.Contains(stdout, "ETA") || !strings.Contains(stdout, "30 recipients: 30 sent") {
+		t.Errorf("stdout must hold results only:\n%s", stdout)
+	}
+	e.exactlyOnce(n, "progress")
+
+	// NO_COLOR keeps the bar but drops the colour.
+	_, screen = runWithTTYStderr(t, e, []string{"TERM=xterm", "NO_COLOR=1"}, "send", "--new", "--rate", "0", "--concurrency", "2", "--to", friends(n), "progress")
+	if !strings.Contains(screen, "ETA") || strings.Contains(screen, "\x1b[32m") {
+		t.Errorf("with NO_COLOR: %q", screen)
+	}
+
+	// --json and -q never draw it.
+	for _, flag := range []string{"--json", "-q"} {
+		_, screen = runWithTTYStderr(t, e, []string{"TERM=xterm"}, "send", flag, "--new", "--rate", "0", "--to", friends(n), "progress")
+		if strings.Contains(screen, "ETA") {
+			t.Errorf("progress bar drawn with %s: %q", flag, screen)
+		}
+	}
+}
+
+func TestNoProgressBarInPipe(t *testing.T) {
+	const n = 30
+	e := newE2E(t, sandbox.Options{Users: n, Latency: 30 * time.Millisecond})
+	out, code := e.run("send", "--rate", "0", "--concurrency", "2", "--to", friends(n), "piped")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	if strings.Contains(out, "ETA") || strings.Contains(out, "\x1b[") {
+		t.Fatalf("progress bar or escapes in a pipe:\n%s", out)
+	}
+}
