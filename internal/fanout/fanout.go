@@ -168,8 +168,12 @@ type run struct {
 	sendCtx context.Context // ctx without its cancellation, for Send
 	fatal   atomic.Pointer[error]
 
-	sender       Sender
-	limiter      *rate.Limiter // nil when unlimited
+	sender  Sender
+	limiter *rate.Limiter // rate.Inf when unlimited
+	// learned counts sends the server accepted since learnedSince, to learn
+	// its rate from the next flood wait (guarded by gate.mu).
+	learned      int
+	learnedSince time.Time
 	gate         gate
 	maxFloodWait time.Duration
 	retryFor     time.Duration
@@ -200,9 +204,11 @@ func newRun(ctx context.Context, s Sender, opts Options) *run {
 	if r.retryFor <= 0 {
 		r.retryFor = DefaultRetryFor
 	}
+	r.limiter = rate.NewLimiter(rate.Inf, 1)
 	if opts.Rate > 0 {
 		r.limiter = rate.NewLimiter(rate.Limit(opts.Rate), max(opts.Burst, 1))
 	}
+	r.learnedSince = time.Now()
 	return r
 }
 
@@ -232,6 +238,9 @@ func (r *run) send(t Target) {
 		rc, err := r.sender.Send(r.sendCtx, t)
 
 		var fw *FloodWaitError
+		if !errors.As(err, &fw) && !IsTemporary(err) {
+			r.accepted()
+		}
 		switch {
 		case err == nil:
 			res.Receipt = rc
@@ -301,7 +310,7 @@ func (r *run) ready() (gated time.Duration, err error) {
 		if err != nil {
 			return gated, err
 		}
-		if r.limiter != nil {
+		{
 			if err := r.limiter.Wait(r.stopCtx); err != nil {
 				// Wait fails at once when ctx's deadline comes before the
 				// next token; no send can happen before then, so the
@@ -351,16 +360,45 @@ func (r *run) fatalErr() error {
 func (r *run) closeGate(wait time.Duration, t Target) {
 	r.gate.mu.Lock()
 	defer r.gate.mu.Unlock()
-	until := time.Now().Add(wait)
+	now := time.Now()
+	until := now.Add(wait)
 	if !until.After(r.gate.until) {
 		return
 	}
 	r.gate.until = until
+	r.learn(now, wait)
 	if r.onWait != nil {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		r.onWait(WaitEvent{Wait: wait, Until: until, Target: t})
 	}
+}
+
+// minLearnedRate is the floor of a learned rate: slow, but still moving.
+const minLearnedRate = 0.1
+
+// accepted counts a send the server took (delivered or refused for good, not
+// told to wait).
+func (r *run) accepted() {
+	r.gate.mu.Lock()
+	r.learned++
+	r.gate.mu.Unlock()
+}
+
+// learn lowers the shared rate to what the server just accepted: the sends it
+// took since the last flood wait, spread over that time plus the wait it
+// asked for. Hitting the server's limit once and then keeping under it costs
+// far less than meeting a flood wait on every burst. The rate only ever goes
+// down. Called with gate.mu held.
+func (r *run) learn(now time.Time, wait time.Duration) {
+	span := now.Sub(r.learnedSince) + wait
+	learned := max(float64(r.learned)/span.Seconds(), minLearnedRate)
+	if rate.Limit(learned) < r.limiter.Limit() {
+		r.limiter.SetLimit(rate.Limit(learned))
+		r.limiter.SetBurst(1)
+	}
+	r.learned = 0
+	r.learnedSince = now.Add(wait)
 }
 
 // abandon ends a target that was waiting when the run was stopped or
