@@ -255,10 +255,18 @@ func (s *sender) Send(ctx context.Context, t fanout.Target) (fanout.Receipt, err
 	if ok && e.Status == store.EntrySent {
 		return fanout.Receipt{PeerID: p.ID, MessageID: e.MessageID, Skipped: true}, nil
 	}
-	if err := s.st.MarkPending(s.bid, store.Entry{Recipient: r.Input, PeerID: p.ID}); err != nil {
-		return fanout.Receipt{}, fanout.Fatal(fmt.Errorf("write journal: %w", err))
-	}
+	// The pending mark is written before the send goes out and committed
+	// while the request is in flight, instead of holding the send for a
+	// commit of its own: it only tells `history` that an outcome is unknown.
+	// What makes a crash safe is the fixed random_id (a resend is dropped by
+	// Telegram) and the sent mark, which is durable before this worker moves
+	// on.
+	pending := make(chan error, 1)
+	go func() { pending <- s.st.MarkPending(s.bid, store.Entry{Recipient: r.Input, PeerID: p.ID}) }()
 	id, err := s.m.Send(ctx, r, p, func(part int) int64 { return RandomID(s.bid, p.ID, part) })
+	if perr := <-pending; perr != nil {
+		return fanout.Receipt{PeerID: p.ID}, fanout.Fatal(fmt.Errorf("write journal: %w", perr))
+	}
 	if err != nil {
 		return fanout.Receipt{PeerID: p.ID}, err
 	}

@@ -72,7 +72,9 @@ func (s *Store) SavePeer(key string, p Peer) error {
 	if err != nil {
 		return fmt.Errorf("save peer %s: %w", key, err)
 	}
-	err = s.update(func(tx *bolt.Tx) error {
+	// Batched: a first broadcast to a long list resolves and saves many
+	// peers at once, and they can share one commit.
+	err = s.batch(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketPeers)
 		if err := b.Put([]byte(key), v); err != nil {
 			return err
