@@ -174,6 +174,10 @@ type run struct {
 	// its rate from the next flood wait (guarded by gate.mu).
 	learned      int
 	learnedSince time.Time
+	// ceiling is the rate the user allowed (rate.Inf when none); a learned
+	// rate climbs back towards it while no flood wait comes.
+	ceiling      rate.Limit
+	raisedAt     time.Time
 	gate         gate
 	maxFloodWait time.Duration
 	retryFor     time.Duration
@@ -208,6 +212,7 @@ func newRun(ctx context.Context, s Sender, opts Options) *run {
 	if opts.Rate > 0 {
 		r.limiter = rate.NewLimiter(rate.Limit(opts.Rate), max(opts.Burst, 1))
 	}
+	r.ceiling = r.limiter.Limit()
 	r.learnedSince = time.Now()
 	return r
 }
@@ -310,6 +315,7 @@ func (r *run) ready() (gated time.Duration, err error) {
 		if err != nil {
 			return gated, err
 		}
+		r.raise()
 		{
 			if err := r.limiter.Wait(r.stopCtx); err != nil {
 				// Wait fails at once when ctx's deadline comes before the
@@ -365,8 +371,12 @@ func (r *run) closeGate(wait time.Duration, t Target) {
 	if !until.After(r.gate.until) {
 		return
 	}
+	// Learn only from a fresh wall: the flood waits of sends that were
+	// already in flight when the gate closed say nothing new about the rate.
+	if !now.Before(r.gate.until) {
+		r.learn(now, wait)
+	}
 	r.gate.until = until
-	r.learn(now, wait)
 	if r.onWait != nil {
 		r.mu.Lock()
 		defer r.mu.Unlock()
@@ -392,13 +402,33 @@ func (r *run) accepted() {
 // down. Called with gate.mu held.
 func (r *run) learn(now time.Time, wait time.Duration) {
 	span := now.Sub(r.learnedSince) + wait
-	learned := max(float64(r.learned)/span.Seconds(), minLearnedRate)
-	if rate.Limit(learned) < r.limiter.Limit() {
-		r.limiter.SetLimit(rate.Limit(learned))
-		r.limiter.SetBurst(1)
+	if r.learned > 0 {
+		learned := max(float64(r.learned)/span.Seconds(), minLearnedRate)
+		if rate.Limit(learned) < r.limiter.Limit() {
+			r.limiter.SetLimit(rate.Limit(learned))
+			r.limiter.SetBurst(1)
+		}
 	}
 	r.learned = 0
 	r.learnedSince = now.Add(wait)
+	r.raisedAt = now.Add(wait)
+}
+
+// raise lets a learned rate climb back by a tenth a second towards the rate
+// the user set, while the server says nothing. The estimate from one wall
+// errs low (the wait is rounded up to whole seconds), and a user who gave
+// the server's real rate should get it. With no rate given there is no
+// ceiling to climb to, and the learned rate stands.
+func (r *run) raise() {
+	r.gate.mu.Lock()
+	defer r.gate.mu.Unlock()
+	now := time.Now()
+	cur := r.limiter.Limit()
+	if cur >= r.ceiling || r.ceiling == rate.Inf || now.Sub(r.raisedAt) < time.Second || now.Before(r.gate.until) {
+		return
+	}
+	r.limiter.SetLimit(min(r.ceiling, cur*1.1))
+	r.raisedAt = now
 }
 
 // abandon ends a target that was waiting when the run was stopped or

@@ -63,3 +63,40 @@ func TestLearnsTheServerRate(t *testing.T) {
 		t.Logf("%d targets in %s (ideal %s), %d flood waits", n, sum.Duration, ideal, srv.floods)
 	})
 }
+
+// A user who gives the server's real rate gets it: the rate learned from the
+// opening wall errs low and climbs back to the given one.
+func TestLearnedRateClimbsBackToTheGivenRate(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const n, serverRate = 500, 50.0
+		srv := &bucketServer{rate: serverRate}
+		s := &fakeSender{fn: srv.send}
+		sum := Run(context.Background(), makeTargets(n), s, Options{Concurrency: 8, Rate: serverRate, Burst: 60}) // a burst the server refuses
+		if sum.Sent != n {
+			t.Fatalf("sent %d of %d", sum.Sent, n)
+		}
+		ideal := time.Duration(float64(n) / serverRate * float64(time.Second))
+		if eff := ideal.Seconds() / sum.Duration.Seconds(); eff < 0.9 {
+			t.Errorf("took %s for an ideal %s (efficiency %.2f)", sum.Duration, ideal, eff)
+		}
+		if srv.floods > 8 {
+			t.Errorf("%d flood waits", srv.floods)
+		}
+		t.Logf("%d targets in %s (ideal %s), %d flood waits", n, sum.Duration, ideal, srv.floods)
+	})
+}
+
+// Flood waits of sends already in flight when the gate closed must not drag
+// the learned rate to the floor (they carry no news about the rate).
+func TestInFlightFloodWaitsDoNotCollapseTheRate(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const n = 300
+		srv := &bucketServer{rate: 50}
+		s := &fakeSender{fn: srv.send}
+		sum := Run(context.Background(), makeTargets(n), s, Options{Concurrency: 32})
+		if sum.Sent != n || sum.Duration > 10*time.Second {
+			t.Fatalf("sent %d of %d in %s (ideal 6s): the rate collapsed", sum.Sent, n, sum.Duration)
+		}
+		t.Logf("%d in %s, %d flood waits", n, sum.Duration, srv.floods)
+	})
+}
