@@ -80,6 +80,7 @@ func globalFlags() []cli.Flag {
 		&cli.IntFlag{Name: "dc", Usage: "DC id of the custom server (env BROADCAST_DC; default 2)"},
 		&cli.BoolFlag{Name: "test-dc", Usage: "use Telegram's test servers (env BROADCAST_TEST_DC)"},
 		&cli.DurationFlag{Name: "timeout", Usage: "how long to wait for the server to answer when connecting (env BROADCAST_TIMEOUT)", Value: 30 * time.Second},
+		&cli.StringFlag{Name: "proxy", Usage: "connect through a SOCKS5 proxy, socks5://user:pass@host:port, or an MTProxy `URL`, tg://proxy?server=HOST&port=PORT&secret=HEX (env BROADCAST_PROXY)"},
 	}
 	// Output flags come from outputFlags, added to the app and every command.
 }
@@ -105,16 +106,13 @@ func newApp(ctx context.Context, io *streams) *cli.App {
 		listsCommand(io),
 		historyCommand(io),
 		resumeCommand(io),
+		sessionCommand(io),
 		sandboxCommand(io),
 		demoCommand(io),
+		completionCommand(io),
+		manCommand(io),
 	}
-	for _, c := range cmds {
-		c.Flags = append(c.Flags, outputFlags()...)
-		c.OnUsageError = onUsage
-		if c.HelpName == "" {
-			c.HelpName = "broadcast " + c.Name
-		}
-	}
+	setupCommands(cmds, onUsage)
 	app := &cli.App{
 		Name:      "broadcast",
 		Usage:     "send one Telegram message to many people at once",
@@ -159,6 +157,18 @@ Examples:
 		},
 	}
 	return app
+}
+
+// setupCommands gives every command and subcommand the output flags and
+// the usage-error hook (urfave/cli does not pass the App's down). HelpName is
+// left to urfave/cli: it prefixes the program name itself, so setting it here
+// would say "broadcast broadcast send".
+func setupCommands(cmds []*cli.Command, onUsage cli.OnUsageErrorFunc) {
+	for _, c := range cmds {
+		c.Flags = append(c.Flags, outputFlags()...)
+		c.OnUsageError = onUsage
+		setupCommands(c.Subcommands, onUsage)
+	}
 }
 
 // checkNotACommand refuses to broadcast a lone word that looks like a

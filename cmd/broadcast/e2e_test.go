@@ -322,3 +322,58 @@ func tail(s string) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// PEER_FLOOD (the account is spam-limited) stops the whole run at once: the
+// rest are reported not sent, exit 3, and the reason is said.
+func TestPeerFloodStopsTheRun(t *testing.T) {
+	const n = 40
+	e := newE2E(t, sandbox.Options{Users: n, PeerFloodAfter: 10})
+	out, code := e.run("send", "--json", "--rate", "0", "--concurrency", "4", "--to", friends(n), "spam?")
+	if code != 3 {
+		t.Fatalf("exit %d, want 3:\n%s", code, tail(out))
+	}
+	results, sum := parseLines(t, out)
+	notSent := 0
+	for _, r := range results {
+		if r.Error == "NOT_SENT" {
+			notSent++
+		}
+	}
+	if sum == nil || sum.Summary.Sent != 10 || notSent < n-10-4 {
+		t.Fatalf("sent %+v, %d reported not sent:\n%s", sum, notSent, tail(out))
+	}
+	if !strings.Contains(out, "PEER_FLOOD") || !strings.Contains(out, "broadcast resume") {
+		t.Errorf("the reason or the resume hint is missing:\n%s", tail(out))
+	}
+	if got := e.srv.Delivered(); got != 10 {
+		t.Fatalf("%d delivered, want 10", got)
+	}
+	// Sends stopped at once: the server saw at most the in-flight ones refused.
+	if refused := e.srv.Calls("messages.sendMessage") - 10; refused > 4 {
+		t.Errorf("%d sends were tried after PEER_FLOOD; the run should stop at once", refused)
+	}
+}
+
+// A flood wait longer than --max-flood-wait fails the waiting recipients
+// with a clear error instead of stalling.
+func TestMaxFloodWait(t *testing.T) {
+	e := newE2E(t, sandbox.Options{Users: 3, SendRate: 0.05}) // one send per 20 s
+	start := time.Now()
+	out, code := e.run("send", "--json", "--rate", "0", "--max-flood-wait", "5s", "--to", friends(3), "slow")
+	if code != 3 {
+		t.Fatalf("exit %d, want 3:\n%s", code, out)
+	}
+	if took := time.Since(start); took > 15*time.Second {
+		t.Errorf("took %s: it waited instead of failing", took)
+	}
+	results, sum := parseLines(t, out)
+	flood := 0
+	for _, r := range results {
+		if r.Error == "FLOOD_WAIT" {
+			flood++
+		}
+	}
+	if sum.Summary.Sent != 1 || flood != 2 || !strings.Contains(out, "exceeds --max-flood-wait 5s") {
+		t.Fatalf("want 1 sent and 2 FLOOD_WAIT failures:\n%s", out)
+	}
+}

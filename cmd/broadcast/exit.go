@@ -123,10 +123,16 @@ func classify(err error) (int, string) {
 		return exitUsage, "give the message as an argument, with --message-file, or on stdin"
 	case errors.Is(err, telegram.ErrNoCredentials):
 		return exitUsage, "get api_id and api_hash at https://my.telegram.org, then set them in the config or with --api-id/--api-hash (BROADCAST_API_ID/BROADCAST_API_HASH)"
+	case errors.As(err, new(*telegram.ProxyURLError)):
+		return exitUsage, "--proxy (BROADCAST_PROXY) takes socks5://user:pass@host:port or an MTProxy link tg://proxy?server=HOST&port=PORT&secret=HEX"
+	case errors.As(err, new(*telegram.SessionStringError)):
+		return exitUsage, "pipe in the whole line printed by `broadcast session export`"
 	case errors.Is(err, telegram.ErrBadServerKey):
 		return exitUsage, "--server-key must be a PEM file with the server's RSA public key"
 	case errors.Is(err, telegram.ErrNotLoggedIn):
 		return exitAuth, "run `broadcast login` first"
+	case errors.Is(err, telegram.ErrSessionDamaged):
+		return exitAuth, "run `broadcast login` to replace it"
 	case errors.Is(err, telegram.ErrSessionRevoked):
 		return exitAuth, "the server ended this session: run `broadcast login` again"
 	case errors.Is(err, telegram.ErrBadCode), errors.Is(err, telegram.ErrBadPassword), errors.Is(err, telegram.ErrBadBotToken),
@@ -140,6 +146,8 @@ func classify(err error) (int, string) {
 		return exitFailure, fmt.Sprintf("run: chmod %s %s", permFix(perm), perm.Path)
 	case errors.As(err, &corrupt):
 		return exitFailure, fmt.Sprintf("move %s aside and run `broadcast login` again; the file was not changed", corrupt.Path)
+	case errors.As(err, new(*telegram.ProxyError)) && !errors.As(err, &connErr):
+		return exitFailure, "check the proxy's address, user name and password in --proxy (BROADCAST_PROXY)"
 	case errors.As(err, &connErr):
 		return exitFailure, "check the address, the network and any --proxy; --timeout sets how long to wait"
 	case errors.Is(err, context.Canceled):

@@ -31,6 +31,7 @@ type globals struct {
 	dc        int
 	testDC    bool
 	timeout   time.Duration
+	proxy     *telegram.Proxy // nil: connect directly
 
 	json, quiet, verbose bool
 	log                  *slog.Logger
@@ -96,6 +97,11 @@ func loadGlobals(c *cli.Context, io *streams) (*globals, error) {
 	} else if v := io.getenv("BROADCAST_TIMEOUT"); v != "" {
 		if g.timeout, err = time.ParseDuration(v); err != nil {
 			return nil, usagef("", "BROADCAST_TIMEOUT=%q is not a duration like 30s", v)
+		}
+	}
+	if raw := str(c, "proxy", io.getenv("BROADCAST_PROXY")); raw != "" {
+		if g.proxy, err = telegram.ParseProxy(raw); err != nil {
+			return nil, err
 		}
 	}
 	if g.server != "" {
@@ -165,15 +171,23 @@ func (g *globals) account(st *store.Store) (store.Account, error) {
 
 // client builds the Telegram client for this invocation.
 func (g *globals) client(st *store.Store) (*telegram.Client, error) {
-	return telegram.New(telegram.Options{
+	opts := g.clientOptions()
+	opts.Store = st
+	return telegram.New(opts)
+}
+
+// clientOptions are the client's options without a store.
+func (g *globals) clientOptions() telegram.Options {
+	return telegram.Options{
 		APIID:          g.apiID,
 		APIHash:        g.apiHash,
 		Server:         g.server,
 		ServerKeys:     g.serverKey,
 		DC:             g.dc,
 		TestDC:         g.testDC,
-		Store:          st,
+		Dial:           g.proxy.Dial(),     // SOCKS5
+		Resolver:       g.proxy.Resolver(), // MTProxy
 		Logger:         g.log,
 		ConnectTimeout: g.timeout,
-	})
+	}
 }

@@ -100,6 +100,11 @@ func listsCommand(io *streams) *cli.Command {
 	return &cli.Command{
 		Name:  "lists",
 		Usage: "show the lists in the config",
+		Description: `One line per list, the default list marked; --json gives one object a list.
+
+Examples:
+  broadcast lists
+  broadcast lists --json | jq -r 'select(.default) | .recipients[]'`,
 		Action: func(c *cli.Context) error {
 			g, err := loadGlobals(c, io)
 			if err != nil {
@@ -139,6 +144,13 @@ func historyCommand(io *streams) *cli.Command {
 		Name:      "history",
 		Usage:     "past broadcasts from the journal, or one broadcast's recipients",
 		ArgsUsage: "[ID]",
+		Description: `Without ID, one line per broadcast; with ID, that broadcast's recipients and
+what happened to each.
+
+Examples:
+  broadcast history
+  broadcast history b7c1e0d2a9f4
+  broadcast history --json b7c1e0d2a9f4 | jq -r 'select(.status == "failed") | .recipient'`,
 		Action: func(c *cli.Context) error {
 			g, err := loadGlobals(c, io)
 			if err != nil {
@@ -225,6 +237,13 @@ func resumeCommand(io *streams) *cli.Command {
 		Name:      "resume",
 		Usage:     "finish an interrupted broadcast (the latest unfinished one by default)",
 		ArgsUsage: "[ID]",
+		Description: `Sends only to the recipients not yet confirmed, with the same random_ids, so
+nobody gets the message twice.
+
+Examples:
+  broadcast resume
+  broadcast resume b7c1e0d2a9f4 --rate 2
+  broadcast history      # find the ID of an unfinished broadcast`,
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: "concurrency", Usage: "sends in flight at once"},
 			&cli.Float64Flag{Name: "rate", Usage: "at most `R` messages per second, 0 for no limit"},

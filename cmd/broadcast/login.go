@@ -158,6 +158,12 @@ func logoutCommand(io *streams) *cli.Command {
 	return &cli.Command{
 		Name:  "logout",
 		Usage: "end the session on the server and delete it locally",
+		Description: `Tells the server to end the session, then deletes it from the state dir. A
+session the server has already ended is deleted all the same.
+
+Examples:
+  broadcast logout
+  BROADCAST_STATE_DIR=/srv/broadcast broadcast logout`,
 		Action: func(c *cli.Context) error {
 			g, err := loadGlobals(c, io)
 			if err != nil {
@@ -190,6 +196,11 @@ func whoamiCommand(io *streams) *cli.Command {
 	return &cli.Command{
 		Name:  "whoami",
 		Usage: "show the logged-in account (no network call)",
+		Description: `Shows the account saved at login; exits 4 when nobody is logged in.
+
+Examples:
+  broadcast whoami
+  broadcast whoami --json | jq .username`,
 		Action: func(c *cli.Context) error {
 			g, err := loadGlobals(c, io)
 			if err != nil {

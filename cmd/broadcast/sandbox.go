@@ -196,7 +196,7 @@ func demoCommand(io *streams) *cli.Command {
 (code 22222), sends MESSAGE to three sandbox friends through the same code as
 "broadcast send", and shows what each friend received.
 
-Example:
+Examples:
   go run ./cmd/broadcast demo "I bought a car!"`,
 		Action: func(c *cli.Context) error {
 			msg := "I bought a car!"

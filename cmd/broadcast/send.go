@@ -154,7 +154,7 @@ func sendOptionsFrom(c *cli.Context, g *globals, io *streams) (sendOptions, erro
 	if !c.IsSet("no-preview") && d.HasNoPreview {
 		o.noPreview = d.NoPreview
 	}
-	if o.concurrency == 0 {
+	if !c.IsSet("concurrency") && !d.HasConcurrency {
 		o.concurrency = defaultConcurrency
 	}
 	if o.concurrency < 1 || o.concurrency > 1000 {
@@ -294,6 +294,14 @@ func recipients(o sendOptions, g *globals) ([]recipient.Recipient, []string, err
 	rs, err := recipient.ParseAll(inputs)
 	if err != nil {
 		return nil, nil, err
+	}
+	// The same name written twice (@bob, t.me/bob) is resolved and sent
+	// once, under the spelling given first; the same person under two
+	// names (a username and a phone) is merged after resolution.
+	rs = recipient.Dedupe(rs)
+	inputs = inputs[:0]
+	for _, r := range rs {
+		inputs = append(inputs, r.Input)
 	}
 	if len(rs) == 0 {
 		return nil, nil, usagef("name recipients with --to, --list or --to-file", "no recipients")

@@ -331,7 +331,8 @@ func (w *world) inputPeer(self *User, in tg.InputPeerClass) (*User, error) {
 	}
 }
 
-// LoginCode is the code every phone login accepts, as on Telegram's test DCs.
+// LoginCode is the code phone logins accept by default, as on Telegram's
+// test DCs.
 const LoginCode = "22222"
 
 var phoneRe = regexp.MustCompile(`^\+?[0-9]{5,15}$`)
@@ -356,7 +357,7 @@ func (s *Server) authSendCode(c *call) (bin.Encoder, error) {
 	hash := strconv.FormatUint(w.rng.Uint64(), 16)
 	w.codes[hash] = phone
 	return &tg.AuthSentCode{
-		Type:          &tg.AuthSentCodeTypeApp{Length: len(LoginCode)},
+		Type:          &tg.AuthSentCodeTypeApp{Length: len(s.opts.LoginCode)},
 		PhoneCodeHash: hash,
 	}, nil
 }
@@ -373,7 +374,7 @@ func (s *Server) authSignIn(c *call) (bin.Encoder, error) {
 	if !ok || phone != normPhone(r.PhoneNumber) {
 		return nil, tgerr.New(400, "PHONE_CODE_EXPIRED")
 	}
-	if r.PhoneCode != LoginCode {
+	if r.PhoneCode != s.opts.LoginCode {
 		return nil, tgerr.New(400, "PHONE_CODE_INVALID")
 	}
 	delete(w.codes, r.PhoneCodeHash)
@@ -588,9 +589,13 @@ func (w *world) prepare(self *User, o *outgoing, caption bool, now time.Time) (t
 	if w.blocked[to.ID] {
 		return nil, nil, tgerr.New(403, "USER_IS_BLOCKED")
 	}
+	if w.opts.PeerFloodAfter > 0 && a.sends >= w.opts.PeerFloodAfter {
+		return nil, nil, tgerr.New(400, "PEER_FLOOD")
+	}
 	if wait, ok := w.takeSendSlot(a, now); !ok {
 		return nil, nil, floodWait(wait)
 	}
+	a.sends++
 	return to, nil, nil
 }
 

@@ -36,6 +36,8 @@ type Options struct {
 	Users int
 	// Password, when set, is the 2FA password every phone login must pass.
 	Password string
+	// LoginCode is the code phone logins accept; default LoginCode (22222).
+	LoginCode string
 
 	// Latency is added to every RPC before it is processed.
 	Latency time.Duration
@@ -54,6 +56,10 @@ type Options struct {
 	// AckBeforeDrop makes a lost answer acknowledged first, as Telegram does
 	// for slow queries, so gotd cannot resend the request by itself.
 	AckBeforeDrop bool
+	// PeerFloodAfter, when > 0, is the number of messages an account may
+	// send before every further send answers PEER_FLOOD (the account is
+	// spam-limited).
+	PeerFloodAfter int
 	// Blocked lists friend numbers (1-based) who have blocked the account:
 	// sends to them answer USER_IS_BLOCKED.
 	Blocked []int
@@ -145,6 +151,9 @@ func Start(opts Options) (*Server, error) {
 	}
 	if opts.Users == 0 {
 		opts.Users = 10
+	}
+	if opts.LoginCode == "" {
+		opts.LoginCode = LoginCode
 	}
 	if opts.ResolveWait == 0 {
 		opts.ResolveWait = time.Hour
@@ -370,6 +379,7 @@ type account struct {
 	tokens   float64
 	last     time.Time
 	resolves int
+	sends    int
 }
 
 type sentKey struct {

@@ -33,6 +33,10 @@ type Options struct {
 	TestDC bool
 	// Dial, when set, opens every connection (a proxy's dialer).
 	Dial dcs.DialFunc
+	// Resolver, when set, replaces the way connections to a DC are made
+	// (an MTProxy's resolver: it reaches every DC through the proxy). It
+	// takes precedence over Dial. See ParseProxy for both.
+	Resolver dcs.Resolver
 	// Store holds the session, account and peer cache.
 	Store *store.Store
 	// Logger receives gotd's logs.
@@ -53,21 +57,30 @@ var (
 	ErrBadServerKey = errors.New("no RSA public key found")
 )
 
-// ConnectError: the server could not be reached in time.
+// ConnectError: the server could not be reached in time. Err is the last
+// reason a connection failed, when one is known.
 type ConnectError struct {
 	Server  string
 	Timeout time.Duration
+	Err     error
 }
 
 func (e *ConnectError) Error() string {
-	return fmt.Sprintf("could not connect to %s within %s", e.Server, e.Timeout)
+	msg := fmt.Sprintf("could not connect to %s within %s", e.Server, e.Timeout)
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
 }
+
+func (e *ConnectError) Unwrap() error { return e.Err }
 
 // Client is a gotd client bound to the state database.
 type Client struct {
-	opts Options
-	raw  *telegram.Client
-	api  *tg.Client
+	opts  Options
+	raw   *telegram.Client
+	api   *tg.Client
+	watch *connWatch
 }
 
 // New checks the options and builds the gotd client. It does not connect.
@@ -93,7 +106,10 @@ func New(opts Options) (*Client, error) {
 		},
 		RetryInterval: 200 * time.Millisecond,
 		MaxRetries:    10,
-		DialTimeout:   10 * time.Second,
+		// A stalled server must not hold the process past ConnectTimeout:
+		// gotd's key exchange and dial have their own clocks.
+		DialTimeout:     min(10*time.Second, opts.ConnectTimeout),
+		ExchangeTimeout: opts.ConnectTimeout,
 	}
 	switch {
 	case opts.Server != "":
@@ -125,11 +141,15 @@ func New(opts Options) (*Client, error) {
 		to.DC = 2
 		to.DCList = dcs.Test()
 	}
-	if opts.Dial != nil {
+	to.Resolver = opts.Resolver
+	if to.Resolver == nil {
+		// With a nil Dial this is gotd's default resolver.
 		to.Resolver = dcs.Plain(dcs.PlainOptions{Dial: opts.Dial})
 	}
+	watch := &connWatch{}
+	to.Resolver = watchedResolver{r: to.Resolver, w: watch}
 	raw := telegram.NewClient(opts.APIID, opts.APIHash, to)
-	return &Client{opts: opts, raw: raw, api: raw.API()}, nil
+	return &Client{opts: opts, raw: raw, api: raw.API(), watch: watch}, nil
 }
 
 // API is the raw Telegram API, for callers that need a method not wrapped here.
@@ -140,6 +160,7 @@ func (c *Client) API() *tg.Client { return c.api }
 func (c *Client) Run(ctx context.Context, f func(ctx context.Context) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	c.watch.arm(cancel)
 	started := make(chan struct{})
 	timedOut := make(chan struct{})
 	go func() {
@@ -153,36 +174,55 @@ func (c *Client) Run(ctx context.Context, f func(ctx context.Context) error) err
 			cancel()
 		}
 	}()
+	var ferr error
 	err := c.raw.Run(ctx, func(ctx context.Context) error {
 		close(started)
-		return f(ctx)
+		ferr = f(ctx)
+		return ferr
 	})
+	if ferr != nil {
+		// gotd wraps the callback's error in "callback: …"; the caller's
+		// own error reads better.
+		return ferr
+	}
+	fatal, last := c.watch.result()
+	if fatal != nil {
+		return fatal
+	}
 	select {
 	case <-timedOut:
-		return &ConnectError{Server: c.serverName(), Timeout: c.opts.ConnectTimeout}
+		return &ConnectError{Server: c.serverName(), Timeout: c.opts.ConnectTimeout, Err: last}
 	default:
 	}
 	return err
 }
 
 func (c *Client) serverName() string {
+	name := "Telegram"
 	switch {
 	case c.opts.Server != "":
-		return c.opts.Server
+		name = c.opts.Server
 	case c.opts.TestDC:
-		return "Telegram's test servers"
-	default:
-		return "Telegram"
+		name = "Telegram's test servers"
 	}
+	// An MTProxy's resolver names it.
+	if via, ok := c.opts.Resolver.(fmt.Stringer); ok {
+		name += " through " + via.String()
+	}
+	return name
 }
 
 // ServerName names the server for the account record: its address, "test"
 // or "telegram".
-func (c *Client) ServerName() string {
+func (c *Client) ServerName() string { return c.opts.ServerName() }
+
+// ServerName is Client.ServerName without building a client: a session
+// brought from elsewhere is checked against it.
+func (o Options) ServerName() string {
 	switch {
-	case c.opts.Server != "":
-		return c.opts.Server
-	case c.opts.TestDC:
+	case o.Server != "":
+		return o.Server
+	case o.TestDC:
 		return "test"
 	default:
 		return "telegram"

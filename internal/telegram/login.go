@@ -46,7 +46,12 @@ func (c *Client) LoginBot(ctx context.Context, token string) (store.Account, err
 func (c *Client) LoginPhone(ctx context.Context, phone string, p Prompter) (store.Account, error) {
 	flow := auth.NewFlow(userAuth{phone: phone, p: p}, auth.SendCodeOptions{})
 	if err := flow.Run(ctx, c.raw.Auth()); err != nil {
+		var pe *promptError
 		switch {
+		case errors.As(err, &pe):
+			// The prompter's own error (no code on stdin, say) is already
+			// worded for the user.
+			return store.Account{}, pe.err
 		case errors.Is(err, auth.ErrPasswordInvalid):
 			return store.Account{}, ErrBadPassword
 		case tgerr.Is(err, "PHONE_CODE_INVALID", "PHONE_CODE_EMPTY"):
@@ -108,11 +113,27 @@ type userAuth struct {
 
 func (u userAuth) Phone(context.Context) (string, error) { return u.phone, nil }
 
-func (u userAuth) Password(ctx context.Context) (string, error) { return u.p.Password(ctx) }
+func (u userAuth) Password(ctx context.Context) (string, error) {
+	pw, err := u.p.Password(ctx)
+	if err != nil {
+		return "", &promptError{err}
+	}
+	return pw, nil
+}
 
 func (u userAuth) Code(ctx context.Context, _ *tg.AuthSentCode) (string, error) {
-	return u.p.Code(ctx)
+	code, err := u.p.Code(ctx)
+	if err != nil {
+		return "", &promptError{err}
+	}
+	return code, nil
 }
+
+// promptError marks an error from the Prompter through gotd's wrapping.
+type promptError struct{ err error }
+
+func (e *promptError) Error() string { return e.err.Error() }
+func (e *promptError) Unwrap() error { return e.err }
 
 func (u userAuth) AcceptTermsOfService(context.Context, tg.HelpTermsOfService) error {
 	return errNoSignUp

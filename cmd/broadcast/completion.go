@@ -1,0 +1,117 @@
+package main
+
+import (
+	_ "embed"
+	"fmt"
+	"os"
+
+	"github.com/urfave/cli/v2"
+)
+
+// The man page is generated from the app itself, so it cannot drift from
+// --help; TestManPageUpToDate fails when docs/broadcast.1 is stale.
+//go:generate go run . man --output ../../docs/broadcast.1
+
+// The bash and zsh scripts are urfave/cli v2's autocomplete/ scripts, made
+// for the name broadcast. They ask the binary itself for completions
+// (EnableBashCompletion's --generate-bash-completion).
+var (
+	//go:embed completion/broadcast.bash
+	bashCompletion string
+	//go:embed completion/broadcast.zsh
+	zshCompletion string
+)
+
+func completionCommand(io *streams) *cli.Command {
+	return &cli.Command{
+		Name:      "completion",
+		Usage:     "print a shell completion script for bash, zsh or fish",
+		ArgsUsage: "bash|zsh|fish",
+		Description: `Prints the script on stdout; load it from your shell's startup file.
+
+Examples:
+  source <(broadcast completion bash)                     # in ~/.bashrc
+  broadcast completion zsh > "${fpath[1]}/_broadcast"     # or: source <(broadcast completion zsh)
+  broadcast completion fish > ~/.config/fish/completions/broadcast.fish`,
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return usagef("e.g. source <(broadcast completion bash)", "completion takes one shell: bash, zsh or fish")
+			}
+			var script string
+			switch shell := c.Args().First(); shell {
+			case "bash":
+				script = bashCompletion
+			case "zsh":
+				script = zshCompletion
+			case "fish":
+				s, err := c.App.ToFishCompletion()
+				if err != nil {
+					return fmt.Errorf("fish completion: %w", err)
+				}
+				script = s
+			default:
+				return usagef("the shells are bash, zsh and fish", "no completion for shell %q", shell)
+			}
+			_, err := fmt.Fprint(io.out, script)
+			return err
+		},
+	}
+}
+
+// manCommand prints the man page; go generate writes docs/broadcast.1 with it.
+func manCommand(io *streams) *cli.Command {
+	return &cli.Command{
+		Name:   "man",
+		Usage:  "print the man page (roff), as docs/broadcast.1 holds it",
+		Hidden: true,
+		Description: `Examples:
+  broadcast man | man -l -
+  go generate ./cmd/broadcast     # rewrites docs/broadcast.1`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "output", Usage: "write to `FILE` instead of stdout"},
+		},
+		Action: func(c *cli.Context) error {
+			page, err := manPage(c.App)
+			if err != nil {
+				return err
+			}
+			if out := c.String("output"); out != "" {
+				return os.WriteFile(out, []byte(page), 0o644)
+			}
+			_, err = fmt.Fprint(io.out, page)
+			return err
+		},
+	}
+}
+
+// manPage renders the app's man page in section 1. urfave/cli's page shows
+// a command's Usage and flags but not its Description, so a copy of each
+// command carries its synopsis and Description (with the examples) as
+// UsageText, which the page prints as a block.
+func manPage(app *cli.App) (string, error) {
+	doc := *app
+	doc.Commands = documented(app.Commands, app.Name)
+	page, err := doc.ToManWithSection(1)
+	if err != nil {
+		return "", fmt.Errorf("man page: %w", err)
+	}
+	return page, nil
+}
+
+func documented(cmds []*cli.Command, parent string) []*cli.Command {
+	out := make([]*cli.Command, 0, len(cmds))
+	for _, c := range cmds {
+		d := *c
+		name := parent + " " + c.Name
+		d.UsageText = name + " [flags]"
+		if c.ArgsUsage != "" {
+			d.UsageText += " " + c.ArgsUsage
+		}
+		if c.Description != "" {
+			d.UsageText += "\n\n" + c.Description
+		}
+		d.Subcommands = documented(c.Subcommands, name)
+		out = append(out, &d)
+	}
+	return out
+}
