@@ -397,7 +397,12 @@ func deliver(ctx context.Context, g *globals, o sendOptions, spec delivery.Spec,
 			return err
 		}
 	}
-	if plan.Resumed && !g.quiet {
+	switch {
+	case g.quiet:
+	case plan.WasFinished:
+		fmt.Fprintf(g.io.err, "broadcast: broadcast %s already finished on %s: recipients already delivered are skipped (use another --id to send again)\n",
+			plan.Broadcast.ID, plan.Broadcast.UpdatedAt.Local().Format("2006-01-02 15:04"))
+	case plan.Resumed:
 		fmt.Fprintf(g.io.err, "broadcast: resuming broadcast %s from %s: recipients already delivered are skipped\n",
 			plan.Broadcast.ID, plan.Broadcast.CreatedAt.Local().Format("2006-01-02 15:04"))
 	}

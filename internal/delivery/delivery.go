@@ -109,6 +109,9 @@ type Plan struct {
 	// Stale is an unfinished identical broadcast older than ResumeWindow
 	// that was not resumed; the caller tells the user about it.
 	Stale *store.Broadcast
+	// WasFinished: an --id broadcast that had finished is being run again;
+	// only recipients it never delivered to are sent to.
+	WasFinished bool
 }
 
 // ErrSpecMismatch: --id names a broadcast that sends something else.
@@ -143,7 +146,10 @@ func Begin(st *store.Store, accountID int64, spec Spec, keys []string, o BeginOp
 		case old.BaseID != base:
 			return Plan{}, fmt.Errorf("%w (%s)", ErrSpecMismatch, o.ID)
 		default:
+			// A named broadcast is idempotent: running it again completes
+			// it rather than sending a second copy.
 			plan.Broadcast, plan.Resumed = old, true
+			plan.WasFinished = old.State == store.StateFinished
 		}
 	default:
 		last, ok, err := st.LatestRun(base)
