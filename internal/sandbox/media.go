@@ -68,8 +68,13 @@ func (s *Server) savePart(key [8]byte, fileID int64, part int, data []byte) (bin
 		u = &upload{parts: map[int]int{}}
 		w.uploads[k] = u
 	}
+	// A part that arrives again (gotd resends a request whose answer is
+	// late) replaces the first copy, as on Telegram, and is not a second
+	// upload: only the first copy of each part is counted.
+	if _, seen := u.parts[part]; !seen {
+		w.uploadedBytes += int64(len(data))
+	}
 	u.parts[part] = len(data)
-	w.uploadedBytes += int64(len(data))
 	return &tg.BoolTrue{}, nil
 }
 

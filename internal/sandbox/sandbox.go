@@ -298,7 +298,7 @@ func (s *Server) CallCounts() map[string]int {
 }
 
 // UploadedBytes counts bytes received through upload.saveFilePart and
-// upload.saveBigFilePart.
+// upload.saveBigFilePart, each part of each file once.
 func (s *Server) UploadedBytes() int64 {
 	s.world.mu.Lock()
 	defer s.world.mu.Unlock()

@@ -104,8 +104,6 @@ func New(opts Options) (*Client, error) {
 			SystemVersion: "cli",
 			AppVersion:    "1.0",
 		},
-		RetryInterval: 200 * time.Millisecond,
-		MaxRetries:    10,
 		// A stalled server must not hold the process past ConnectTimeout:
 		// gotd's key exchange and dial have their own clocks.
 		DialTimeout:     min(10*time.Second, opts.ConnectTimeout),
