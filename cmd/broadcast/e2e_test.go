@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/broadcast-cli/broadcast/internal/sandbox"
+	"github.com/broadcast-cli/broadcast/internal/store"
 )
 
 // e2e is one sandbox, a config for it and a logged-in state dir, driven
@@ -375,5 +376,37 @@ func TestMaxFloodWait(t *testing.T) {
 	}
 	if sum.Summary.Sent != 1 || flood != 2 || !strings.Contains(out, "exceeds --max-flood-wait 5s") {
 		t.Fatalf("want 1 sent and 2 FLOOD_WAIT failures:\n%s", out)
+	}
+}
+
+// When Telegram rejects a cached access hash (PEER_ID_INVALID), the peer is
+// resolved again once and the send goes through.
+func TestStaleAccessHashIsRefreshed(t *testing.T) {
+	e := newE2E(t, sandbox.Options{Users: 2})
+	if out, code := e.run("send", "--to", "@friend1", "first"); code != 0 {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	st, err := store.Open(filepath.Join(e.dir, "state"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, ok, err := st.LookupPeer("@friend1")
+	if err != nil || !ok {
+		t.Fatalf("peer not cached: %v", err)
+	}
+	p.AccessHash++ // what Telegram would call stale
+	if err := st.SavePeer("@friend1", p); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	before := e.srv.Calls("contacts.resolveUsername")
+	if out, code := e.run("send", "--to", "@friend1", "second"); code != 0 {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	if got := e.srv.Calls("contacts.resolveUsername") - before; got != 1 {
+		t.Errorf("resolved %d times after the stale hash, want 1", got)
+	}
+	if in := e.srv.Inbox("friend1"); len(in) != 2 || in[1].Text != "second" {
+		t.Fatalf("inbox %+v", in)
 	}
 }
