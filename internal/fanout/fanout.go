@@ -406,7 +406,10 @@ func (r *run) learn(now time.Time, wait time.Duration) {
 		learned := max(float64(r.learned)/span.Seconds(), minLearnedRate)
 		if rate.Limit(learned) < r.limiter.Limit() {
 			r.limiter.SetLimit(rate.Limit(learned))
-			r.limiter.SetBurst(1)
+			// While everyone waits, the server refills at least as many
+			// sends as the learned rate earns in that time: let them go at
+			// once when the gate opens, then keep the learned pace.
+			r.limiter.SetBurst(max(1, int(learned*wait.Seconds())))
 		}
 	}
 	r.learned = 0
