@@ -169,6 +169,27 @@ func (g *globals) account(st *store.Store) (store.Account, error) {
 	return a, err
 }
 
+// loggedIn is what every command that talks to Telegram as the account needs
+// first: the state database, a logged-in account (exit 4 otherwise, with no
+// network call) and the client. The caller closes the store.
+func (g *globals) loggedIn() (*store.Store, store.Account, *telegram.Client, error) {
+	st, err := g.openStore()
+	if err != nil {
+		return nil, store.Account{}, nil, err
+	}
+	a, err := g.account(st)
+	if err != nil {
+		st.Close()
+		return nil, store.Account{}, nil, err
+	}
+	c, err := g.client(st)
+	if err != nil {
+		st.Close()
+		return nil, store.Account{}, nil, err
+	}
+	return st, a, c, nil
+}
+
 // client builds the Telegram client for this invocation.
 func (g *globals) client(st *store.Store) (*telegram.Client, error) {
 	opts := g.clientOptions()

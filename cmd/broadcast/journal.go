@@ -41,18 +41,11 @@ func resolveCommand(io *streams) *cli.Command {
 }
 
 func runResolve(ctx context.Context, g *globals, rs []recipient.Recipient) error {
-	st, err := g.openStore()
+	st, _, client, err := g.loggedIn()
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if _, err := g.account(st); err != nil {
-		return err
-	}
-	client, err := g.client(st)
-	if err != nil {
-		return err
-	}
 	failed := 0
 	err = client.Run(ctx, func(ctx context.Context) error {
 		for _, r := range rs {

@@ -169,18 +169,11 @@ Examples:
 			if err != nil {
 				return err
 			}
-			st, err := g.openStore()
+			st, _, client, err := g.loggedIn()
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			if _, err := g.account(st); err != nil {
-				return err
-			}
-			client, err := g.client(st)
-			if err != nil {
-				return err
-			}
 			if err := client.Run(c.Context, client.Logout); err != nil {
 				return err
 			}
