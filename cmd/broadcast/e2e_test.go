@@ -28,6 +28,16 @@ type e2e struct {
 
 func newE2E(t *testing.T, opts sandbox.Options) *e2e {
 	t.Helper()
+	e := startE2E(t, opts)
+	if out, code := e.run("login", "--bot-token", sandboxBotToken); code != 0 {
+		t.Fatalf("login: exit %d: %s", code, out)
+	}
+	return e
+}
+
+// startE2E is newE2E without the login, for tests that log in their own way.
+func startE2E(t *testing.T, opts sandbox.Options) *e2e {
+	t.Helper()
 	key, err := sharedRSAKey()
 	if err != nil {
 		t.Fatal(err)
@@ -42,15 +52,12 @@ func newE2E(t *testing.T, opts sandbox.Options) *e2e {
 	if _, err := writeSandboxFiles(srv, dir); err != nil {
 		t.Fatal(err)
 	}
-	e := &e2e{t: t, srv: srv, dir: dir, env: append(os.Environ(),
+	return &e2e{t: t, srv: srv, dir: dir, env: append(os.Environ(),
 		"HOME="+dir,
 		"BROADCAST_CONFIG="+filepath.Join(dir, "config.yaml"),
 		"BROADCAST_STATE_DIR="+filepath.Join(dir, "state"),
+		"BROADCAST_PROXY=", // not the tester's own
 	)}
-	if out, code := e.run("login", "--bot-token", sandboxBotToken); code != 0 {
-		t.Fatalf("login: exit %d: %s", code, out)
-	}
-	return e
 }
 
 func (e *e2e) cmd(args ...string) *exec.Cmd {

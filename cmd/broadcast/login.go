@@ -69,29 +69,37 @@ func runLogin(ctx context.Context, g *globals, o loginOptions) error {
 		}
 		o.phone = strings.TrimSpace(p)
 	}
-	st, err := g.openStore()
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	client, err := g.client(st)
-	if err != nil {
-		return err
-	}
-	var acct store.Account
-	err = client.Run(ctx, func(ctx context.Context) error {
-		var err error
+	acct, err := loginWith(ctx, g, func(ctx context.Context, c *telegram.Client) (store.Account, error) {
 		if o.botToken != "" {
-			acct, err = client.LoginBot(ctx, o.botToken)
-		} else {
-			acct, err = client.LoginPhone(ctx, o.phone, &prompter{g: g, lines: lines})
+			return c.LoginBot(ctx, o.botToken)
 		}
-		return err
+		return c.LoginPhone(ctx, o.phone, &prompter{g: g, lines: lines})
 	})
 	if err != nil {
 		return err
 	}
 	return printAccount(g, acct, "logged in as")
+}
+
+// loginWith opens the state, connects, and runs one login flow, which
+// saves the session and the account: shared by `login` and the demo.
+func loginWith(ctx context.Context, g *globals, flow func(context.Context, *telegram.Client) (store.Account, error)) (store.Account, error) {
+	st, err := g.openStore()
+	if err != nil {
+		return store.Account{}, err
+	}
+	defer st.Close()
+	client, err := g.client(st)
+	if err != nil {
+		return store.Account{}, err
+	}
+	var acct store.Account
+	err = client.Run(ctx, func(ctx context.Context) error {
+		var err error
+		acct, err = flow(ctx, client)
+		return err
+	})
+	return acct, err
 }
 
 // prompter asks for the login code and 2FA password.

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -281,37 +279,11 @@ func (p *mtProxyServer) serve(c net.Conn) {
 	}{rw, rw, c}, up)
 }
 
-// newProxyE2E is newE2E without the login: these tests log in through the
-// proxy.
-func newProxyE2E(t *testing.T, opts sandbox.Options) *e2e {
-	t.Helper()
-	key, err := sharedRSAKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts.Key = key
-	srv, err := sandbox.Start(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	dir := t.TempDir()
-	if _, err := writeSandboxFiles(srv, dir); err != nil {
-		t.Fatal(err)
-	}
-	return &e2e{t: t, srv: srv, dir: dir, env: append(os.Environ(),
-		"HOME="+dir,
-		"BROADCAST_CONFIG="+filepath.Join(dir, "config.yaml"),
-		"BROADCAST_STATE_DIR="+filepath.Join(dir, "state"),
-		"BROADCAST_PROXY=", // not the tester's own
-	)}
-}
-
 // Login and sends through a SOCKS5 proxy with a password; the proxy carries
 // every connection, and the password is never printed, not even by -v.
 func TestSOCKS5Proxy(t *testing.T) {
 	const pass = "pr0xy-pa55word"
-	e := newProxyE2E(t, sandbox.Options{Users: 3})
+	e := startE2E(t, sandbox.Options{Users: 3})
 	px := startSOCKS5(t, "alice", pass)
 	proxyURL := fmt.Sprintf("socks5://alice:%s@%s", pass, px.addr())
 
@@ -354,7 +326,7 @@ func TestSOCKS5Proxy(t *testing.T) {
 // A wrong proxy password fails at once with exit 1 and says so, without
 // printing the password, and nothing is sent.
 func TestSOCKS5ProxyWrongPassword(t *testing.T) {
-	e := newProxyE2E(t, sandbox.Options{Users: 3})
+	e := startE2E(t, sandbox.Options{Users: 3})
 	px := startSOCKS5(t, "alice", "right-password")
 	if out, code := e.run("login", "--bot-token", sandboxBotToken); code != 0 {
 		t.Fatalf("direct login: exit %d\n%s", code, out)
@@ -394,7 +366,7 @@ func TestSOCKS5ProxyWrongPassword(t *testing.T) {
 // Login and a send through an MTProxy link, in both spellings; a wrong
 // secret fails with exit 1.
 func TestMTProxy(t *testing.T) {
-	e := newProxyE2E(t, sandbox.Options{Users: 3})
+	e := startE2E(t, sandbox.Options{Users: 3})
 	secret := []byte("0123456789abcdef")
 	px := startMTProxy(t, e.srv.Addr(), secret)
 	host, port, _ := net.SplitHostPort(px.addr())
@@ -437,7 +409,7 @@ func TestMTProxy(t *testing.T) {
 // Proxy URLs that cannot work are usage errors: exit 2, one error line, a
 // hint, no password, and no connection attempted.
 func TestProxyUsageErrors(t *testing.T) {
-	e := newProxyE2E(t, sandbox.Options{Users: 1})
+	e := startE2E(t, sandbox.Options{Users: 1})
 	for _, tc := range []struct{ url, want string }{
 		{"http://alice:hunter2@127.0.0.1:3128", `bad proxy URL: unknown proxy scheme "http"`},
 		{"socks5://alice:hunter2@127.0.0.1", "bad proxy URL: missing the proxy's port"},

@@ -15,6 +15,7 @@ import (
 
 	"github.com/broadcast-cli/broadcast/internal/config"
 	"github.com/broadcast-cli/broadcast/internal/sandbox"
+	"github.com/broadcast-cli/broadcast/internal/store"
 	tgclient "github.com/broadcast-cli/broadcast/internal/telegram"
 )
 
@@ -275,25 +276,13 @@ func runDemo(ctx context.Context, io *streams, text string, asJSON, verbose bool
 
 // demoLogin logs in by phone with the sandbox's code, as a person would.
 func demoLogin(ctx context.Context, g *globals) error {
-	st, err := g.openStore()
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	client, err := g.client(st)
-	if err != nil {
-		return err
-	}
-	return client.Run(ctx, func(ctx context.Context) error {
-		a, err := client.LoginPhone(ctx, "+15550000000", fixedPrompter{code: sandbox.LoginCode})
-		if err != nil {
-			return err
-		}
-		if g.json {
-			return nil
-		}
-		return printAccount(g, a, "logged in by phone (code "+sandbox.LoginCode+") as")
+	a, err := loginWith(ctx, g, func(ctx context.Context, c *tgclient.Client) (store.Account, error) {
+		return c.LoginPhone(ctx, "+15550000000", fixedPrompter{code: sandbox.LoginCode})
 	})
+	if err != nil || g.json {
+		return err
+	}
+	return printAccount(g, a, "logged in by phone (code "+sandbox.LoginCode+") as")
 }
 
 type fixedPrompter struct{ code string }

@@ -497,7 +497,7 @@ func digests(paths []string) ([]delivery.Attachment, error) {
 
 func dryRun(g *globals, id string, rs []recipient.Recipient, msg *telegram.Message) error {
 	keys := make([]string, 0, len(rs))
-	for _, r := range recipient.Dedupe(rs) {
+	for _, r := range rs { // recipients() already merged names written twice
 		keys = append(keys, r.Input)
 	}
 	sort.Strings(keys)

@@ -316,16 +316,14 @@ func (r *run) ready() (gated time.Duration, err error) {
 			return gated, err
 		}
 		r.raise()
-		{
-			if err := r.limiter.Wait(r.stopCtx); err != nil {
-				// Wait fails at once when ctx's deadline comes before the
-				// next token; no send can happen before then, so the
-				// target is interrupted, just not yet.
-				if _, ok := r.stopCtx.Deadline(); ok {
-					<-r.stopCtx.Done()
-				}
-				return gated, err
+		if err := r.limiter.Wait(r.stopCtx); err != nil {
+			// Wait fails at once when ctx's deadline comes before the
+			// next token; no send can happen before then, so the target
+			// is interrupted, just not yet.
+			if _, ok := r.stopCtx.Deadline(); ok {
+				<-r.stopCtx.Done()
 			}
+			return gated, err
 		}
 		// Another worker may have hit a flood wait while this one waited
 		// for a token: the token is wasted, but sending now would only earn

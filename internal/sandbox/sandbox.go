@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	mrand "math/rand/v2"
 	"net"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -521,18 +520,4 @@ func (w *world) takeSendSlot(a *account, now time.Time) (time.Duration, bool) {
 		return 0, true
 	}
 	return time.Duration((1 - a.tokens) / r * float64(time.Second)), false
-}
-
-// sortedCalls is for printing.
-func sortedCalls(m map[string]int) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	out := make([]string, len(keys))
-	for i, k := range keys {
-		out[i] = fmt.Sprintf("%s=%d", k, m[k])
-	}
-	return out
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	stdhtml "html"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"strings"
@@ -397,7 +398,7 @@ func inspect(path string) (attachment, error) {
 	mime := detectMIME(path, head[:n])
 	return attachment{
 		path:  path,
-		name:  baseName(path),
+		name:  filepath.Base(path),
 		mime:  mime,
 		photo: (mime == "image/jpeg" || mime == "image/png") && fi.Size() <= maxPhotoSize,
 		size:  fi.Size(),

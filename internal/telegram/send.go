@@ -188,5 +188,3 @@ func detectMIME(path string, head []byte) string {
 	t, _, _ := strings.Cut(http.DetectContentType(head), ";")
 	return t
 }
-
-func baseName(path string) string { return filepath.Base(path) }
