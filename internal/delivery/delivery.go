@@ -30,6 +30,13 @@ import (
 // automatically; older ones need `broadcast resume ID`.
 const ResumeWindow = 24 * time.Hour
 
+// DefaultResendAfter is how long after an identical broadcast finished the
+// same command still means the same broadcast. People re-run a command
+// because it failed in part, because they are not sure it ran, because two
+// cron entries overlap: none of them means "message everyone again". An
+// hour covers those; a daily "good morning" is well outside it.
+const DefaultResendAfter = time.Hour
+
 // Spec is everything that identifies what a broadcast sends. It is journaled
 // so `resume` can finish the broadcast without the original command line.
 type Spec struct {
@@ -96,9 +103,14 @@ type BeginOptions struct {
 	// ID names the broadcast instead of deriving it; an existing one with
 	// that id is resumed.
 	ID string
-	// New forces a fresh run even if an identical one is unfinished.
+	// New forces a fresh run even if an identical one is unfinished or
+	// finished within ResendAfter.
 	New bool
-	Now time.Time
+	// ResendAfter: an identical broadcast that finished less than this long
+	// ago is the same broadcast (its delivered recipients are skipped, the
+	// rest retried). Zero means a finished broadcast is never re-entered.
+	ResendAfter time.Duration
+	Now         time.Time
 }
 
 // Plan is the broadcast a run will work on.
@@ -109,8 +121,9 @@ type Plan struct {
 	// Stale is an unfinished identical broadcast older than ResumeWindow
 	// that was not resumed; the caller tells the user about it.
 	Stale *store.Broadcast
-	// WasFinished: an --id broadcast that had finished is being run again;
-	// only recipients it never delivered to are sent to.
+	// WasFinished: a broadcast that had finished (a named one, or an
+	// identical one within the resend window) is being run again; only
+	// recipients it never delivered to are sent to.
 	WasFinished bool
 }
 
@@ -161,6 +174,10 @@ func Begin(st *store.Store, accountID int64, spec Spec, keys []string, o BeginOp
 			plan.Broadcast = fresh
 		case !o.New && last.State != store.StateFinished && o.Now.Sub(last.UpdatedAt) < ResumeWindow:
 			plan.Broadcast, plan.Resumed = last, true
+		case !o.New && last.State == store.StateFinished && o.Now.Sub(last.UpdatedAt) < o.ResendAfter:
+			// The same command again soon after: a retry, not a new
+			// message to everyone.
+			plan.Broadcast, plan.Resumed, plan.WasFinished = last, true, true
 		default:
 			if last.State != store.StateFinished && !o.New {
 				stale := last
@@ -191,6 +208,9 @@ type Messenger interface {
 // journaling each one, and records how the run ended.
 func Run(ctx context.Context, st *store.Store, m Messenger, b store.Broadcast, recips []recipient.Recipient, opts fanout.Options) (fanout.Summary, error) {
 	s := &sender{st: st, m: m, bid: b.ID, recips: recips, peers: make([]store.Peer, len(recips)), claims: map[int64]int{}}
+	if err := s.loadDelivered(); err != nil {
+		return fanout.Summary{}, err
+	}
 	targets := make([]fanout.Target, len(recips))
 	for i, r := range recips {
 		targets[i] = fanout.Target{Index: i, Recipient: r.Input}
@@ -239,8 +259,40 @@ type sender struct {
 	// by the goroutine working on that target.
 	peers []store.Peer
 
+	// delivered holds the journal's sent entries by recipient as written,
+	// so a re-run settles them without a resolve, a rate token or a call.
+	delivered map[string]store.Entry
+
 	mu     sync.Mutex
 	claims map[int64]int // peer id → the target index that sends to it
+}
+
+func (s *sender) loadDelivered() error {
+	entries, err := s.st.Entries(s.bid)
+	if err != nil {
+		return fmt.Errorf("read journal: %w", err)
+	}
+	s.delivered = map[string]store.Entry{}
+	for _, e := range entries {
+		if e.Status == store.EntrySent {
+			s.delivered[e.Recipient] = e
+		}
+	}
+	return nil
+}
+
+// Settled implements fanout.Settler: a recipient the journal has as sent
+// under the same spelling is skipped without touching the network.
+func (s *sender) Settled(t fanout.Target) (fanout.Receipt, bool, error) {
+	e, ok := s.delivered[t.Recipient]
+	if !ok {
+		return fanout.Receipt{}, false, nil
+	}
+	s.peers[t.Index] = store.Peer{ID: e.PeerID}
+	if !s.claim(e.PeerID, t.Index) {
+		return fanout.Receipt{}, false, fanout.ErrDuplicate
+	}
+	return fanout.Receipt{PeerID: e.PeerID, MessageID: e.MessageID, Skipped: true}, true, nil
 }
 
 func (s *sender) Send(ctx context.Context, t fanout.Target) (fanout.Receipt, error) {

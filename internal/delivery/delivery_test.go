@@ -749,3 +749,58 @@ func TestRunRandomIDsDifferPerPeer(t *testing.T) {
 		}
 	}
 }
+
+// An identical command soon after a finished run is a retry of it, not a
+// second message to everyone; after the resend window it is a new run.
+func TestBeginWithinResendWindowReentersFinished(t *testing.T) {
+	st := openStore(t)
+	first := mustBegin(t, st, baseSpec(), baseKeys, delivery.BeginOptions{ResendAfter: time.Hour})
+	if err := st.SetState(first.Broadcast.ID, store.StateFinished); err != nil {
+		t.Fatal(err)
+	}
+	p := mustBegin(t, st, baseSpec(), baseKeys, delivery.BeginOptions{ResendAfter: time.Hour, Now: time.Now().Add(59 * time.Minute)})
+	if !p.Resumed || !p.WasFinished || p.Broadcast.ID != first.Broadcast.ID {
+		t.Fatalf("59m later: Resumed %v WasFinished %v id %q, want the first broadcast", p.Resumed, p.WasFinished, p.Broadcast.ID)
+	}
+	if err := st.SetState(first.Broadcast.ID, store.StateFinished); err != nil {
+		t.Fatal(err)
+	}
+	fresh := mustBegin(t, st, baseSpec(), baseKeys, delivery.BeginOptions{ResendAfter: time.Hour, New: true})
+	if fresh.Resumed || fresh.Broadcast.Run != 2 {
+		t.Fatalf("--new: Resumed %v run %d, want run 2", fresh.Resumed, fresh.Broadcast.Run)
+	}
+	if err := st.SetState(fresh.Broadcast.ID, store.StateFinished); err != nil {
+		t.Fatal(err)
+	}
+	later := mustBegin(t, st, baseSpec(), baseKeys, delivery.BeginOptions{ResendAfter: time.Hour, Now: time.Now().Add(61 * time.Minute)})
+	if later.Resumed || later.Broadcast.Run != 3 {
+		t.Fatalf("61m later: Resumed %v run %d, want run 3", later.Resumed, later.Broadcast.Run)
+	}
+}
+
+// Recipients the journal has as sent are settled without a resolve or a
+// send, so a re-run of a delivered broadcast touches nothing.
+func TestRunSettlesDeliveredWithoutResolving(t *testing.T) {
+	rs := parseAll(t, "@alice", "@bobby")
+	st, b := begin(t, rs)
+	for peer, r := range map[int64]string{1: "@alice", 2: "@bobby"} {
+		if err := st.MarkPending(b.ID, store.Entry{Recipient: r, PeerID: peer}); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.MarkSent(b.ID, peer, int(peer)*100); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := &fakeMessenger{peers: map[string]int64{}} // resolving anyone would fail
+	var got results
+	sum, err := delivery.Run(context.Background(), st, m, b, rs, fanout.Options{Concurrency: 2, Rate: 0.001, OnResult: got.add})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if sum.Skipped != 2 || sum.Failed != 0 {
+		t.Fatalf("summary %+v, want 2 skipped", sum)
+	}
+	if res := got.byRecipient()["@bobby"]; res.Receipt.PeerID != 2 || res.Receipt.MessageID != 200 {
+		t.Fatalf("bobby %+v, want peer 2 message 200", res)
+	}
+}

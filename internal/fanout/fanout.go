@@ -37,6 +37,15 @@ type Sender interface {
 	Send(ctx context.Context, t Target) (Receipt, error)
 }
 
+// Settler is implemented by a Sender that can tell, without asking the
+// server, that a target needs no send (an earlier run delivered it). Such a
+// target is reported skipped at once: it takes no rate token and makes no
+// call, so re-running a delivered broadcast costs nothing. Settled returns
+// ErrDuplicate like Send does; any other error falls back to Send.
+type Settler interface {
+	Settled(t Target) (Receipt, bool, error)
+}
+
 // Status is the outcome of one target.
 type Status string
 
@@ -45,6 +54,10 @@ const (
 	StatusSent    Status = "sent"
 	StatusFailed  Status = "failed"
 	StatusSkipped Status = "skipped"
+	// StatusPending: a send was attempted but the run was interrupted
+	// before its outcome was known; the message may have been delivered.
+	// Resuming settles it without a duplicate (the random_id is fixed).
+	StatusPending Status = "pending"
 )
 
 // Result is the outcome of one target, reported through Options.OnResult.
@@ -52,19 +65,20 @@ type Result struct {
 	Target   Target
 	Receipt  Receipt
 	Status   Status
-	Err      error // nil unless failed
+	Err      error // nil unless failed or pending
 	Attempts int   // Send calls made for this target
 	// Duration runs from the start of the first attempt to the end; zero if
 	// the target was never attempted.
 	Duration time.Duration
 }
 
-// Summary totals a run. Sent+Failed+Skipped+NotStarted == Total.
+// Summary totals a run. Sent+Failed+Skipped+Pending+NotStarted == Total.
 type Summary struct {
 	Total   int // targets, less those dropped as ErrDuplicate
 	Sent    int
 	Failed  int
 	Skipped int
+	Pending int // attempted, outcome unknown (the run was interrupted)
 	// NotStarted counts targets never attempted because ctx was cancelled;
 	// they get no Result.
 	NotStarted int
@@ -88,7 +102,7 @@ type Options struct {
 	Concurrency  int           // max targets in flight; <=0 means 1
 	Rate         float64       // max Send calls per second across all workers (every attempt counts); <=0 = unlimited
 	Burst        int           // limiter burst; <=0 means 1
-	MaxFloodWait time.Duration // a flood wait longer than this fails the waiting target instead; 0 = DefaultMaxFloodWait
+	MaxFloodWait time.Duration // a flood wait longer than this fails the waiting target instead; 0 = DefaultMaxFloodWait, NeverWait = fail at once
 	RetryFor     time.Duration // total time a target keeps retrying Temporary errors; 0 = DefaultRetryFor
 	// OnResult is called once per target as it finishes, never concurrently
 	// with itself or OnWait. It may be nil.
@@ -102,6 +116,9 @@ type Options struct {
 const (
 	DefaultMaxFloodWait = 5 * time.Minute
 	DefaultRetryFor     = 2 * time.Minute
+	// NeverWait as MaxFloodWait fails a target at its first flood wait
+	// instead of sitting it out.
+	NeverWait time.Duration = -1
 )
 
 const (
@@ -202,7 +219,10 @@ func newRun(ctx context.Context, s Sender, opts Options) *run {
 		onResult:     opts.OnResult,
 		onWait:       opts.OnWait,
 	}
-	if r.maxFloodWait <= 0 {
+	switch {
+	case r.maxFloodWait == NeverWait:
+		r.maxFloodWait = 0
+	case r.maxFloodWait <= 0:
 		r.maxFloodWait = DefaultMaxFloodWait
 	}
 	if r.retryFor <= 0 {
@@ -228,6 +248,9 @@ func (r *run) send(t Target) {
 		backoff = initialBackoff
 		lastErr error
 	)
+	if r.settled(res) {
+		return
+	}
 	for {
 		waited, err := r.ready()
 		if err != nil {
@@ -303,6 +326,28 @@ func (r *run) send(t Target) {
 		}
 		lastErr = err
 	}
+}
+
+// settled reports a target that needs no send (see Settler) and reports
+// whether it did.
+func (r *run) settled(res Result) bool {
+	st, ok := r.sender.(Settler)
+	if !ok {
+		return false
+	}
+	rc, done, err := st.Settled(res.Target)
+	switch {
+	case errors.Is(err, ErrDuplicate):
+		r.mu.Lock()
+		r.duplicates++
+		r.mu.Unlock()
+		return true
+	case err != nil || !done:
+		return false
+	}
+	res.Receipt, res.Status = rc, StatusSkipped
+	r.finish(res, time.Time{})
+	return true
 }
 
 // ready blocks until the next attempt may start: the flood gate is open and
@@ -439,14 +484,21 @@ func (r *run) abandon(res Result, start time.Time, lastErr error) {
 		r.fail(res, start, notSent(fatal))
 		return
 	}
-	if res.Attempts == 0 {
+	var fw *FloodWaitError
+	if res.Attempts == 0 || errors.As(lastErr, &fw) {
+		// Never sent, or refused with a flood wait: certainly not
+		// delivered, just not done.
 		r.mu.Lock()
 		r.sum.NotStarted++
 		r.sum.Interrupted = true
 		r.mu.Unlock()
 		return
 	}
-	r.fail(res, start, fmt.Errorf("%w while waiting to retry: %w", ErrInterrupted, lastErr))
+	// It was attempted: the message may have arrived (an answer lost with
+	// the connection), so its outcome is unknown, not failed.
+	res.Status = StatusPending
+	res.Err = fmt.Errorf("%w while waiting to retry: %w", ErrInterrupted, lastErr)
+	r.finish(res, start)
 }
 
 func (r *run) fail(res Result, start time.Time, err error) {
@@ -469,9 +521,9 @@ func (r *run) finish(res Result, start time.Time) {
 		r.sum.Skipped++
 	case StatusFailed:
 		r.sum.Failed++
-		if errors.Is(res.Err, ErrInterrupted) {
-			r.sum.Interrupted = true
-		}
+	case StatusPending:
+		r.sum.Pending++
+		r.sum.Interrupted = true
 	}
 	if r.onResult != nil {
 		r.onResult(res)

@@ -121,7 +121,7 @@ func makeTargets(n int) []Target {
 // checkCounts asserts that the summary adds up.
 func checkCounts(t *testing.T, s Summary) {
 	t.Helper()
-	if got := s.Sent + s.Failed + s.Skipped + s.NotStarted; got != s.Total {
-		t.Errorf("Sent+Failed+Skipped+NotStarted = %d, Total = %d (%+v)", got, s.Total, s)
+	if got := s.Sent + s.Failed + s.Skipped + s.Pending + s.NotStarted; got != s.Total {
+		t.Errorf("Sent+Failed+Skipped+Pending+NotStarted = %d, Total = %d (%+v)", got, s.Total, s)
 	}
 }
