@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
@@ -27,6 +28,24 @@ type streams struct {
 	errTTY bool
 }
 
+// reportWriter is stdout. A failed write (a closed pipe, a full disk) must
+// not stop a broadcast half way: the first error is kept, later writes are
+// dropped, and run turns it into exit 1 once the work is done.
+type reportWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (r *reportWriter) Write(p []byte) (int, error) {
+	if r.err != nil {
+		return len(p), nil
+	}
+	if _, err := r.w.Write(p); err != nil {
+		r.err = err
+	}
+	return len(p), nil
+}
+
 func newStreams(stdin io.Reader, stdout, stderr io.Writer, environ []string) *streams {
 	env := map[string]string{}
 	for _, kv := range environ {
@@ -35,7 +54,7 @@ func newStreams(stdin io.Reader, stdout, stderr io.Writer, environ []string) *st
 		}
 	}
 	return &streams{
-		in: stdin, out: stdout, err: stderr,
+		in: stdin, out: &reportWriter{w: stdout}, err: stderr,
 		getenv: func(k string) string { return env[k] },
 		now:    time.Now,
 		inTTY:  isTerminal(stdin),
@@ -51,15 +70,28 @@ func isTerminal(v any) bool {
 // run is the whole program: it parses args, runs the command and returns the
 // exit code. Nothing below it calls os.Exit.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, environ []string) int {
-	io := newStreams(stdin, stdout, stderr, environ)
-	app := newApp(ctx, io)
+	ios := newStreams(stdin, stdout, stderr, environ)
+	app := newApp(ctx, ios)
 	err := app.RunContext(ctx, args)
-	if ctx.Err() != nil && err != nil && !isOutcome(err) {
-		// Ctrl-C or SIGTERM while connecting or waiting.
-		fmt.Fprintln(stderr, "broadcast: interrupted")
-		return exitInterrupted
+	code := exitInterrupted
+	switch {
+	case ctx.Err() != nil && (err == nil || !isOutcome(err)):
+		// A signal while connecting, reading input or waiting: whatever
+		// the command made of it, the run did not finish.
+		fmt.Fprintf(stderr, "broadcast: %v\n", context.Cause(ctx))
+	case ctx.Err() != nil:
+		exitCode(err, stderr) // the outcome's lines; any signal exits 130
+	default:
+		code = exitCode(err, stderr)
 	}
-	return exitCode(err, stderr)
+	if werr := ios.out.(*reportWriter).err; werr != nil {
+		fmt.Fprintf(stderr, "broadcast: error: could not write the report to stdout: %v\n", werr)
+		fmt.Fprintln(stderr, "broadcast: hint: the work itself was done; `broadcast history` shows every outcome")
+		if code == exitOK {
+			code = exitFailure
+		}
+	}
+	return code
 }
 
 func isOutcome(err error) bool {
@@ -95,7 +127,7 @@ func outputFlags() []cli.Flag {
 
 func newApp(ctx context.Context, io *streams) *cli.App {
 	onUsage := func(c *cli.Context, err error, isSub bool) error {
-		return &usageError{err: err, hint: fmt.Sprintf("see `%s --help`", c.Command.HelpName)}
+		return flagUsageError(c, err)
 	}
 	cmds := []*cli.Command{
 		sendCommand(io),
@@ -142,6 +174,9 @@ Examples:
 			if c.NArg() == 0 {
 				return cli.ShowAppHelp(c)
 			}
+			if c.Args().First() == "help" {
+				return showHelp(c)
+			}
 			if err := checkNotACommand(c); err != nil {
 				return err
 			}
@@ -171,23 +206,90 @@ func setupCommands(cmds []*cli.Command, onUsage cli.OnUsageErrorFunc) {
 	}
 }
 
-// checkNotACommand refuses to broadcast a lone word that looks like a
-// mistyped command: `broadcast lsts` must not message everyone "lsts".
+// checkNotACommand keeps the shorthand `broadcast MESSAGE` from firing on
+// anything that looks like a command: a typo must never become a broadcast.
+// `help` is help, and a single bare word (letters, digits, -) is refused,
+// with "did you mean" for a near miss of a command.
 func checkNotACommand(c *cli.Context) error {
-	if c.NArg() != 1 {
-		return nil
-	}
 	word := c.Args().First()
-	if strings.ContainsAny(word, " \t\n") {
+	if c.NArg() != 1 || !bareWord(word) {
 		return nil
 	}
+	hint := fmt.Sprintf("to send one word, use: broadcast send %s", word)
+	best, bestDist := "", 3
 	for _, cmd := range c.App.Commands {
-		if editDistance(strings.ToLower(word), cmd.Name) <= 2 {
-			return usagef(fmt.Sprintf("to send the word as a message, run: broadcast send %q", word),
-				"unknown command %q; did you mean %q?", word, cmd.Name)
+		if d := editDistance(strings.ToLower(word), cmd.Name); d < bestDist && !cmd.Hidden {
+			best, bestDist = cmd.Name, d
 		}
 	}
-	return nil
+	if best != "" {
+		return usagef(hint, "unknown command %q; did you mean %q?", word, best)
+	}
+	return usagef(hint+"\n`broadcast --help` lists the commands", "%q is not a command, and a single word is not sent without `send`", word)
+}
+
+// flagUsageError rewords the flag package's errors: it names an unknown
+// flag with the dashes the user typed, suggests the nearest real one, and
+// explains that a message starting with "-" goes after "--".
+func flagUsageError(c *cli.Context, err error) error {
+	help := "broadcast"
+	if c.Command != nil && c.Command.HelpName != "" {
+		help = c.Command.HelpName
+	}
+	hint := fmt.Sprintf("see `%s --help`", help)
+	name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: -")
+	if !ok {
+		return &usageError{err: err, hint: hint}
+	}
+	if strings.ContainsAny(name, " \t\n") || (name != "" && !unicode.IsLetter(rune(name[0])) && name[0] != '-') {
+		return usagef(fmt.Sprintf("a message that starts with - goes after --: %s -- %q", help, "-"+name),
+			"%q looks like a flag", "-"+name)
+	}
+	name = strings.TrimPrefix(name, "-")
+	var flags []cli.Flag
+	if c.Command != nil && c.Command.Name != "" {
+		flags = c.Command.Flags
+	}
+	if len(flags) == 0 {
+		flags = c.App.Flags
+	}
+	best, bestDist := "", 3
+	for _, f := range flags {
+		for _, n := range f.Names() {
+			if d := editDistance(name, n); d < bestDist && len(n) > 1 {
+				best, bestDist = n, d
+			}
+		}
+	}
+	if best != "" {
+		hint = fmt.Sprintf("did you mean --%s? %s", best, hint)
+	}
+	return usagef(hint, "unknown flag --%s", name)
+}
+
+// showHelp is `broadcast help [COMMAND]`.
+func showHelp(c *cli.Context) error {
+	name := c.Args().Get(1)
+	if name == "" {
+		return cli.ShowAppHelp(c)
+	}
+	if c.App.Command(name) == nil {
+		return usagef("`broadcast --help` lists the commands", "no command %q", name)
+	}
+	return cli.ShowCommandHelp(c, name)
+}
+
+// bareWord: letters, digits and dashes only, the shape of a command name.
+func bareWord(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '-' {
+			return false
+		}
+	}
+	return true
 }
 
 func editDistance(a, b string) int {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -158,6 +159,40 @@ func defaultStateDir(getenv func(string) string) string {
 // openStore opens the state database, failing fast if another process has it.
 func (g *globals) openStore() (*store.Store, error) {
 	return store.Open(g.stateDir, store.Options{})
+}
+
+// openStoreWaiting opens the state database; if another run holds it and
+// wait is set (send --wait), it says so on stderr and waits up to wait for
+// it, returning at once on a signal.
+func (g *globals) openStoreWaiting(ctx context.Context, wait time.Duration) (*store.Store, error) {
+	st, err := g.openStore()
+	var locked *store.LockedError
+	if wait <= 0 || !errors.As(err, &locked) {
+		return st, err
+	}
+	if !g.quiet {
+		fmt.Fprintf(g.io.err, "broadcast: %v; waiting for it to finish\n", locked)
+	}
+	type opened struct {
+		st  *store.Store
+		err error
+	}
+	ch := make(chan opened, 1)
+	go func() {
+		st, err := store.Open(g.stateDir, store.Options{LockTimeout: wait})
+		ch <- opened{st, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.st, r.err
+	case <-ctx.Done():
+		go func() {
+			if r := <-ch; r.st != nil {
+				r.st.Close()
+			}
+		}()
+		return nil, context.Cause(ctx)
+	}
 }
 
 // account is the logged-in account, known without a network call.

@@ -4,14 +4,38 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr, os.Environ())
-	stop()
-	os.Exit(code)
+	ctx := signalContext()
+	os.Exit(run(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr, os.Environ()))
 }
+
+// signalContext is cancelled by the first SIGINT, SIGTERM, SIGHUP or SIGQUIT:
+// the run stops starting sends, keeps the journal and exits 130. A second
+// signal exits at once, so a process blocked anywhere (a FIFO nobody writes)
+// can always be ended. SIGPIPE is ignored: a closed stdout fails the write of
+// the report instead of killing the broadcast half way.
+func signalContext() context.Context {
+	signal.Ignore(syscall.SIGPIPE)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
+	go func() {
+		s := <-sigs
+		cancel(&signalError{sig: s})
+		<-sigs
+		fmt.Fprintln(os.Stderr, "broadcast: second signal: exiting now; the journal is kept, `broadcast resume` finishes the job")
+		os.Exit(exitInterrupted)
+	}()
+	return ctx
+}
+
+// signalError is the cause of a context cancelled by a signal.
+type signalError struct{ sig os.Signal }
+
+func (e *signalError) Error() string { return "interrupted by " + e.sig.String() }

@@ -20,6 +20,11 @@ type reporter struct {
 	total int
 	done  int
 	bar   *progress // nil unless stderr is a terminal and the list is long
+	// schedule is when Telegram delivers a --schedule broadcast (zero: now).
+	schedule time.Time
+	// lastWait is the flood wait last announced: sends already in flight
+	// when the gate closed bring the same wait again, which is not news.
+	lastWait fanout.WaitEvent
 }
 
 // progressMin is the smallest broadcast that gets a progress bar: shorter
@@ -54,6 +59,8 @@ type resultLine struct {
 	DurationMS int64  `json:"duration_ms"`
 	Error      string `json:"error,omitempty"`
 	Detail     string `json:"detail,omitempty"`
+	// ScheduledFor: Telegram holds the message until then.
+	ScheduledFor *time.Time `json:"scheduled_for,omitempty"`
 }
 
 type summaryLine struct {
@@ -62,6 +69,7 @@ type summaryLine struct {
 	Sent        int    `json:"sent"`
 	Failed      int    `json:"failed"`
 	Skipped     int    `json:"skipped"`
+	Pending     int    `json:"pending"`
 	NotSent     int    `json:"not_sent"`
 	DurationMS  int64  `json:"duration_ms"`
 	Stopped     string `json:"stopped,omitempty"`
@@ -85,29 +93,49 @@ func (r *reporter) result(res fanout.Result) {
 	if res.Err != nil {
 		line.Error, line.Detail = errorCode(res.Err)
 	}
+	if !r.schedule.IsZero() && res.Status == fanout.StatusSent {
+		line.ScheduledFor = &r.schedule
+	}
 	if r.g.json {
 		_ = writeJSON(r.g.io.out, line)
 		return
 	}
-	if r.g.quiet && res.Status != fanout.StatusFailed {
-		return
+	out := r.g.io.out
+	if r.g.quiet {
+		// Quiet keeps stdout for the summary; what went wrong goes to
+		// stderr, which cron mails.
+		if res.Status != fanout.StatusFailed && res.Status != fanout.StatusPending {
+			return
+		}
+		out = r.g.io.err
 	}
 	switch res.Status {
 	case fanout.StatusSent:
-		fmt.Fprintf(r.g.io.out, "sent     %s (message %d, %s)\n", line.Recipient, line.MessageID, roundMS(res.Duration))
+		if !r.schedule.IsZero() {
+			fmt.Fprintf(out, "scheduled %s for %s (message %d)\n", line.Recipient, r.schedule.Local().Format("2006-01-02 15:04"), line.MessageID)
+			return
+		}
+		fmt.Fprintf(out, "sent     %s (message %d, %s)\n", line.Recipient, line.MessageID, roundMS(res.Duration))
 	case fanout.StatusSkipped:
-		fmt.Fprintf(r.g.io.out, "skipped  %s (already sent as message %d)\n", line.Recipient, line.MessageID)
+		fmt.Fprintf(out, "skipped  %s (already sent as message %d)\n", line.Recipient, line.MessageID)
+	case fanout.StatusPending:
+		fmt.Fprintf(out, "pending  %s: outcome unknown, the run stopped while this send was on the wire\n", line.Recipient)
 	default:
 		detail := line.Error
 		if line.Detail != "" {
 			detail += ": " + line.Detail
 		}
-		fmt.Fprintf(r.g.io.out, "failed   %s: %s\n", line.Recipient, detail)
+		fmt.Fprintf(out, "failed   %s: %s\n", line.Recipient, detail)
 	}
 }
 
 // wait announces a flood wait on stderr: a pause must never look like a hang.
 func (r *reporter) wait(w fanout.WaitEvent) {
+	last := r.lastWait
+	r.lastWait = w
+	if w.Wait.Round(time.Second) == last.Wait.Round(time.Second) && w.Until.Sub(last.Until).Abs() < 2*time.Second {
+		return // the same wall, met again by a send that was already in flight
+	}
 	if r.bar != nil {
 		r.bar.clear()
 		defer r.bar.draw()
@@ -117,9 +145,11 @@ func (r *reporter) wait(w fanout.WaitEvent) {
 }
 
 func (r *reporter) summary(id string, s fanout.Summary) {
+	// The bar's last frame must not share a line with the summary.
+	r.close()
 	line := summaryLine{
 		BroadcastID: id, Total: s.Total, Sent: s.Sent, Failed: s.Failed, Skipped: s.Skipped,
-		NotSent: s.NotStarted, DurationMS: s.Duration.Milliseconds(), Interrupted: s.Interrupted,
+		Pending: s.Pending, NotSent: s.NotStarted, DurationMS: s.Duration.Milliseconds(), Interrupted: s.Interrupted,
 	}
 	if s.Stopped != nil {
 		line.Stopped = s.Stopped.Error()
@@ -129,10 +159,17 @@ func (r *reporter) summary(id string, s fanout.Summary) {
 		return
 	}
 	text := fmt.Sprintf("%d recipients: %d sent, %d failed, %d skipped", s.Total, s.Sent, s.Failed, s.Skipped)
+	if s.Pending > 0 {
+		text += fmt.Sprintf(", %d pending", s.Pending)
+	}
 	if s.NotStarted > 0 {
 		text += fmt.Sprintf(", %d not sent", s.NotStarted)
 	}
-	fmt.Fprintf(r.g.io.out, "%s in %s\n", text, roundMS(s.Duration))
+	text = fmt.Sprintf("%s in %s\n", text, roundMS(s.Duration))
+	fmt.Fprint(r.g.io.out, text)
+	if r.g.quiet && (s.Failed > 0 || s.Pending > 0 || s.NotStarted > 0 || s.Stopped != nil) {
+		fmt.Fprint(r.g.io.err, "broadcast: "+text)
+	}
 }
 
 func roundMS(d time.Duration) time.Duration {
@@ -151,7 +188,7 @@ func errorCode(err error) (string, string) {
 	case errors.Is(err, fanout.ErrNotSent):
 		return "NOT_SENT", err.Error()
 	case errors.Is(err, fanout.ErrInterrupted):
-		return "INTERRUPTED", err.Error()
+		return "UNKNOWN", "the run stopped before Telegram's answer came; resume settles it without a second copy"
 	case errors.Is(err, fanout.ErrFloodWaitTooLong):
 		return "FLOOD_WAIT", err.Error()
 	case errors.As(err, &rpc):

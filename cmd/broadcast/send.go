@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -9,8 +10,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -53,6 +56,8 @@ type sendOptions struct {
 	schedule     string
 	template     bool
 	split        bool
+	resendAfter  time.Duration
+	lockWait     time.Duration // --wait: how long to wait for another run's state dir
 }
 
 func sendFlags() []cli.Flag {
@@ -70,7 +75,9 @@ func sendFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "split", Usage: "send a text over Telegram's 4096-character limit as several messages"},
 		&cli.IntFlag{Name: "concurrency", Usage: "sends in flight at once (default 8, or send.concurrency)"},
 		&cli.Float64Flag{Name: "rate", Usage: "at most `R` messages per second, 0 for no limit (default 5 for users, 25 for bots)"},
-		&cli.DurationFlag{Name: "max-flood-wait", Usage: "fail recipients instead of waiting longer than this for Telegram's flood limit (default 5m)"},
+		&cli.DurationFlag{Name: "max-flood-wait", Usage: "fail recipients instead of waiting longer than this for Telegram's flood limit; 0 never waits (default 5m, or send.max_flood_wait)"},
+		&cli.DurationFlag{Name: "resend-after", Usage: "an identical command within this long of a finished one retries it instead of sending again; 0 always sends anew (default 1h, or send.resend_after)"},
+		&cli.GenericFlag{Name: "wait", Value: &waitFlag{}, Usage: "if another broadcast holds the state dir, wait for it (up to `DURATION` with --wait=DURATION) instead of failing"},
 		&cli.BoolFlag{Name: "dry-run", Usage: "check everything and show what would be sent, without connecting"},
 		&cli.StringFlag{Name: "id", Usage: "name the broadcast `ID` instead of deriving it (re-running it sends only to the rest)"},
 		&cli.BoolFlag{Name: "new", Usage: "start a new broadcast even if an identical one is unfinished"},
@@ -129,8 +136,11 @@ func sendOptionsFrom(c *cli.Context, g *globals, io *streams) (sendOptions, erro
 		split:        c.Bool("split"),
 	}
 	o.lists = splitCommas(o.lists)
+	if w, ok := c.Generic("wait").(*waitFlag); ok && w.set {
+		o.lockWait = w.d
+	}
 	if c.NArg() > 1 {
-		return o, usagef("quote the message: broadcast send \"I bought a car!\"", "expected one MESSAGE argument, got %d", c.NArg())
+		return o, extraArgs(c)
 	}
 	if c.NArg() == 1 && c.Args().First() != "-" {
 		o.message, o.hasMessage = c.Args().First(), true
@@ -148,6 +158,21 @@ func sendOptionsFrom(c *cli.Context, g *globals, io *streams) (sendOptions, erro
 	if !c.IsSet("max-flood-wait") && d.HasMaxFloodWait {
 		o.maxFloodWait = d.MaxFloodWait
 	}
+	switch {
+	case o.maxFloodWait == 0 && (c.IsSet("max-flood-wait") || d.HasMaxFloodWait):
+		o.maxFloodWait = fanout.NeverWait // 0: never sit out a flood wait
+	case o.maxFloodWait == 0:
+		o.maxFloodWait = fanout.DefaultMaxFloodWait
+	}
+	o.resendAfter = delivery.DefaultResendAfter
+	if c.IsSet("resend-after") {
+		o.resendAfter = c.Duration("resend-after")
+	} else if d.HasResendAfter {
+		o.resendAfter = d.ResendAfter
+	}
+	if o.resendAfter < 0 {
+		return o, usagef("", "--resend-after must not be negative")
+	}
 	if !c.IsSet("silent") && d.HasSilent {
 		o.silent = d.Silent
 	}
@@ -163,13 +188,68 @@ func sendOptionsFrom(c *cli.Context, g *globals, io *streams) (sendOptions, erro
 	if o.rate < 0 {
 		return o, usagef("", "--rate must be 0 (no limit) or more, got %v", o.rate)
 	}
-	if o.maxFloodWait < 0 {
+	if o.maxFloodWait < 0 && o.maxFloodWait != fanout.NeverWait {
 		return o, usagef("", "--max-flood-wait must not be negative")
 	}
 	if o.hasMessage && o.messageFile != "" {
 		return o, usagef("", "give the message either as an argument or with --message-file, not both")
 	}
 	return o, nil
+}
+
+// extraArgs explains more than one argument: flags after the message are
+// not flags to urfave/cli, they are more arguments.
+func extraArgs(c *cli.Context) error {
+	args := c.Args().Slice()
+	prog := "broadcast"
+	if c.Command != nil && c.Command.Name != "" && c.Command.Name != c.App.Name {
+		prog += " " + c.Command.Name
+	}
+	for _, a := range args[1:] {
+		if strings.HasPrefix(a, "-") && a != "-" {
+			return usagef(fmt.Sprintf("put flags before the message: %s %s %q", prog, strings.Join(args[1:], " "), args[0]),
+				"%s after the message is taken as another argument, not a flag", a)
+		}
+	}
+	return usagef(fmt.Sprintf("quote the message as one argument: %s %q", prog, strings.Join(args, " ")),
+		"expected one MESSAGE argument, got %d", len(args))
+}
+
+// waitFlag is --wait or --wait=DURATION. IsBoolFlag lets the flag package
+// take it alone, without a value.
+type waitFlag struct {
+	set bool
+	d   time.Duration
+}
+
+// foreverWait is what a bare --wait waits: for all practical purposes, until
+// the other run ends.
+const foreverWait = 7 * 24 * time.Hour
+
+func (w *waitFlag) IsBoolFlag() bool { return true }
+
+func (w *waitFlag) Set(v string) error {
+	switch v {
+	case "true":
+		w.set, w.d = true, foreverWait
+		return nil
+	case "false":
+		w.set, w.d = false, 0
+		return nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return fmt.Errorf("--wait takes a duration such as 10m, not %q", v)
+	}
+	w.set, w.d = true, d
+	return nil
+}
+
+func (w *waitFlag) String() string {
+	if w == nil || !w.set {
+		return ""
+	}
+	return w.d.String()
 }
 
 func splitCommas(in []string) []string {
@@ -213,45 +293,27 @@ func parseSchedule(s string, now time.Time) (time.Time, error) {
 }
 
 // readMessage takes the message from the argument, --message-file or stdin.
-func readMessage(o sendOptions, io *streams) (string, error) {
+func readMessage(ctx context.Context, o sendOptions, ios *streams) (string, error) {
 	switch {
 	case o.hasMessage:
 		return o.message, nil
 	case o.messageFile != "":
-		b, err := os.ReadFile(o.messageFile)
+		b, err := readFile(ctx, ios, o.messageFile)
 		if err != nil {
-			return "", usagef("", "read message file: %v", err)
+			return "", err
 		}
 		return trimNewline(string(b)), nil
-	case len(o.attach) > 0 && io.inTTY:
+	case len(o.attach) > 0 && ios.inTTY:
 		return "", nil // a file with no caption
-	case io.inTTY:
+	case ios.inTTY:
 		return "", usagef("give the message as an argument, with --message-file, or on stdin", "no message to send")
 	default:
-		b, err := readAll(io.in)
+		b, err := readStdin(ctx, ios)
 		if err != nil {
-			return "", fmt.Errorf("read message from stdin: %w", err)
+			return "", err
 		}
 		return trimNewline(string(b)), nil
 	}
-}
-
-// maxMessageInput bounds what is read from stdin or a file: far above any
-// message Telegram accepts, even split.
-const maxMessageInput = 1 << 20
-
-func readAll(r io.Reader) ([]byte, error) {
-	if r == nil {
-		return nil, nil
-	}
-	b, err := io.ReadAll(io.LimitReader(r, maxMessageInput+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > maxMessageInput {
-		return nil, usagef("", "the message is over %d bytes", maxMessageInput)
-	}
-	return b, nil
 }
 
 // trimNewline drops one trailing newline, as `echo msg |` adds one.
@@ -262,7 +324,7 @@ func trimNewline(s string) string {
 
 // recipients collects --to, --list and --to-file, or the default list, and
 // parses them all before anything is sent.
-func recipients(o sendOptions, g *globals) ([]recipient.Recipient, []string, error) {
+func recipients(ctx context.Context, o sendOptions, g *globals) ([]recipient.Recipient, []string, error) {
 	var inputs []string
 	inputs = append(inputs, o.to...)
 	for _, name := range o.lists {
@@ -273,14 +335,20 @@ func recipients(o sendOptions, g *globals) ([]recipient.Recipient, []string, err
 		inputs = append(inputs, l...)
 	}
 	if o.toFile != "" {
-		f, err := os.Open(o.toFile)
+		b, err := readFile(ctx, g.io, o.toFile)
 		if err != nil {
-			return nil, nil, usagef("", "read recipients: %v", err)
+			return nil, nil, err
 		}
-		lines, err := recipient.ReadList(f, o.toFile)
-		f.Close()
+		name := o.toFile
+		if name == "-" {
+			name = "stdin"
+		}
+		lines, err := recipient.ReadList(bytes.NewReader(b), name)
 		if err != nil {
 			return nil, nil, usagef("", "%v", err)
+		}
+		if len(lines) == 0 {
+			return nil, nil, usagef("put one recipient a line: @name, t.me/name, +15551234567; # starts a comment", "--to-file %s names no recipients", name)
 		}
 		inputs = append(inputs, lines...)
 	}
@@ -319,11 +387,11 @@ func listHint(g *globals) string {
 // runSend is the main job: check everything, then send to every recipient
 // concurrently and report each outcome.
 func runSend(ctx context.Context, g *globals, o sendOptions) error {
-	text, err := readMessage(o, g.io)
+	text, err := readMessage(ctx, o, g.io)
 	if err != nil {
 		return err
 	}
-	rs, inputs, err := recipients(o, g)
+	rs, inputs, err := recipients(ctx, o, g)
 	if err != nil {
 		return err
 	}
@@ -338,6 +406,9 @@ func runSend(ctx context.Context, g *globals, o sendOptions) error {
 	if err != nil {
 		return err
 	}
+	if !o.template && !g.quiet && placeholder.MatchString(text) {
+		fmt.Fprintln(g.io.err, "broadcast: note: the message contains a {placeholder} but --template is not set, so it is sent as written")
+	}
 	atts, err := digests(o.attach)
 	if err != nil {
 		return err
@@ -350,9 +421,19 @@ func runSend(ctx context.Context, g *globals, o sendOptions) error {
 	return deliver(ctx, g, o, spec, rs, msg, nil)
 }
 
-// deliver runs a checked broadcast: it is shared by send and resume.
+// placeholder finds what --template would fill, to warn when it is absent.
+var placeholder = regexp.MustCompile(`\{(first_name|last_name|username)\}`)
+
+// inFlightGrace is how long sends already on the wire get to finish after a
+// signal, so that their outcome is known rather than pending. A second
+// signal ends the process at once.
+const inFlightGrace = 10 * time.Second
+
+// deliver runs a checked broadcast: it is shared by send and resume. The
+// broadcast is recorded only once the connection works, so a client that
+// cannot be built or connect leaves nothing "running" behind.
 func deliver(ctx context.Context, g *globals, o sendOptions, spec delivery.Spec, rs []recipient.Recipient, msg *telegram.Message, resume *store.Broadcast) error {
-	st, err := g.openStore()
+	st, err := g.openStoreWaiting(ctx, o.lockWait)
 	if err != nil {
 		return err
 	}
@@ -361,93 +442,72 @@ func deliver(ctx context.Context, g *globals, o sendOptions, spec delivery.Spec,
 	if err != nil {
 		return err
 	}
-	// A numeric id can only be messaged with its cached access hash.
-	for _, r := range rs {
-		if r.Kind == recipient.ID {
-			if _, ok, err := st.LookupPeer(r.Key); err != nil {
-				return err
-			} else if !ok {
-				return usagef("send to the @username or phone once, so its id is cached", "recipient %s: this numeric id is not in the peer cache", r.Input)
-			}
-		}
-	}
-	keys := make([]string, len(rs))
-	for i, r := range rs {
-		keys[i] = r.Key
-	}
-	var plan delivery.Plan
-	if resume != nil {
-		plan = delivery.Plan{Broadcast: *resume, Resumed: true}
-	} else if o.dryRun {
-		plan.Broadcast.ID = delivery.BaseID(acct.ID, spec, keys)
-	} else {
-		plan, err = delivery.Begin(st, acct.ID, spec, keys, delivery.BeginOptions{ID: o.id, New: o.fresh, Now: g.io.now()})
-		if err != nil {
-			if errors.Is(err, delivery.ErrSpecMismatch) {
-				return usagef("choose another --id", "%v", err)
-			}
-			return err
-		}
+	keys, err := checkCached(st, rs)
+	if err != nil {
+		return err
 	}
 	if o.dryRun {
-		return dryRun(g, plan.Broadcast.ID, rs, msg)
-	}
-	if resume != nil {
-		if err := st.SetState(plan.Broadcast.ID, store.StateRunning); err != nil {
-			return err
-		}
-	}
-	switch {
-	case g.quiet:
-	case plan.WasFinished:
-		fmt.Fprintf(g.io.err, "broadcast: broadcast %s already finished on %s: recipients already delivered are skipped (use another --id to send again)\n",
-			plan.Broadcast.ID, plan.Broadcast.UpdatedAt.Local().Format("2006-01-02 15:04"))
-	case plan.Resumed:
-		fmt.Fprintf(g.io.err, "broadcast: resuming broadcast %s from %s: recipients already delivered are skipped\n",
-			plan.Broadcast.ID, plan.Broadcast.CreatedAt.Local().Format("2006-01-02 15:04"))
-	}
-	if plan.Stale != nil && !g.quiet {
-		fmt.Fprintf(g.io.err, "broadcast: an identical broadcast %s from %s did not finish and is over 24h old; starting a new one\nbroadcast: hint: to finish that one instead, run: broadcast resume %s\n",
-			plan.Stale.ID, plan.Stale.CreatedAt.Local().Format("2006-01-02 15:04"), plan.Stale.ID)
-	}
-
-	rate := o.rate
-	if !o.rateSet {
-		rate = defaultUserRate
-		if acct.Bot {
-			rate = defaultBotRate
-		}
+		return dryRun(g, st, delivery.BaseID(acct.ID, spec, keys), rs, msg)
 	}
 	client, err := g.client(st)
 	if err != nil {
 		return err
 	}
 	rep := newReporter(g, len(rs))
+	rep.schedule = msg.Content.Schedule
 	defer rep.close()
+
+	// The client outlives a signal by inFlightGrace, so that a send on the
+	// wire gets its answer (and its journal mark) instead of being cut off;
+	// before the engine runs there is nothing to wait for.
+	clientCtx, cancelClient := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelClient()
+	var engineRunning atomic.Bool
+	defer context.AfterFunc(ctx, func() {
+		if !engineRunning.Load() {
+			cancelClient()
+			return
+		}
+		time.AfterFunc(inFlightGrace, cancelClient)
+	})()
+
 	var (
+		plan   delivery.Plan
+		began  bool
 		sum    fanout.Summary
 		runErr error
 	)
-	err = client.Run(ctx, func(cctx context.Context) error {
+	err = client.Run(clientCtx, func(cctx context.Context) error {
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
+		if plan, err = begin(g, st, acct, o, spec, keys, resume); err != nil {
+			return err
+		}
+		began = true
+		announce(g, st, plan)
 		// Attachments are uploaded once, before the first send.
 		if err := client.Upload(cctx, msg); err != nil {
 			return err
 		}
-		// The engine gets the caller's ctx: Ctrl-C stops new sends while
-		// in-flight ones finish on a context of their own.
+		engineRunning.Store(true)
 		sum, runErr = delivery.Run(ctx, st, client.Messenger(msg), plan.Broadcast, rs, fanout.Options{
 			Concurrency:  o.concurrency,
-			Rate:         rate,
-			Burst:        max(1, int(rate)),
+			Rate:         o.effectiveRate(acct.Bot),
+			Burst:        max(1, int(o.effectiveRate(acct.Bot))),
 			MaxFloodWait: o.maxFloodWait,
 			OnResult:     rep.result,
 			OnWait:       rep.wait,
 		})
 		return nil
 	})
+	if err == nil && !began {
+		err = context.Cause(ctx) // gotd gave up connecting when the signal came
+	}
 	if err != nil {
-		if ctx.Err() != nil {
-			// Interrupted before the engine ran (while connecting).
+		if began {
+			// Connected and recorded, but the upload or the engine never
+			// got going: the broadcast is unfinished, not running.
 			_ = st.SetState(plan.Broadcast.ID, store.StateInterrupted)
 		}
 		return err
@@ -457,6 +517,90 @@ func deliver(ctx context.Context, g *globals, o sendOptions, spec delivery.Spec,
 		return fmt.Errorf("journal: %w", runErr)
 	}
 	return outcome(sum, plan.Broadcast.ID)
+}
+
+// checkCached returns the recipients' canonical keys, refusing a numeric id
+// that is not in the peer cache: it can only be messaged with its cached
+// access hash.
+func checkCached(st *store.Store, rs []recipient.Recipient) ([]string, error) {
+	keys := make([]string, len(rs))
+	for i, r := range rs {
+		keys[i] = r.Key
+		if r.Kind != recipient.ID {
+			continue
+		}
+		if _, ok, err := st.LookupPeer(r.Key); err != nil {
+			return nil, err
+		} else if !ok {
+			return nil, usagef("send to the @username or phone once, so its id is cached", "recipient %s: this numeric id is not in the peer cache", r.Input)
+		}
+	}
+	return keys, nil
+}
+
+// begin records the broadcast as running: a resumed one, or what
+// delivery.Begin decides for a send.
+func begin(g *globals, st *store.Store, acct store.Account, o sendOptions, spec delivery.Spec, keys []string, resume *store.Broadcast) (delivery.Plan, error) {
+	if resume != nil {
+		return delivery.Plan{Broadcast: *resume, Resumed: true}, st.SetState(resume.ID, store.StateRunning)
+	}
+	plan, err := delivery.Begin(st, acct.ID, spec, keys, delivery.BeginOptions{
+		ID: o.id, New: o.fresh, ResendAfter: o.resendAfter, Now: g.io.now(),
+	})
+	if errors.Is(err, delivery.ErrSpecMismatch) {
+		return plan, usagef("choose another --id", "%v", err)
+	}
+	return plan, err
+}
+
+// announce tells, on stderr, which broadcast this run works on when it is
+// not a new one: a re-run must say that it skips people, and why.
+func announce(g *globals, st *store.Store, plan delivery.Plan) {
+	if g.quiet {
+		return
+	}
+	b := plan.Broadcast
+	switch {
+	case plan.WasFinished:
+		sent, at := deliveredSoFar(st, b.ID)
+		fmt.Fprintf(g.io.err, "broadcast: already sent to %d of %d at %s (broadcast %s): they are skipped, the rest retried\n",
+			sent, len(b.Recipients), at.Local().Format("15:04"), b.ID)
+		fmt.Fprintln(g.io.err, "broadcast: hint: to send it to everyone again, add --new")
+	case plan.Resumed:
+		fmt.Fprintf(g.io.err, "broadcast: resuming broadcast %s from %s: recipients already delivered are skipped\n",
+			b.ID, b.CreatedAt.Local().Format("2006-01-02 15:04"))
+	}
+	if plan.Stale != nil {
+		fmt.Fprintf(g.io.err, "broadcast: an identical broadcast %s from %s did not finish and is over 24h old; starting a new one\nbroadcast: hint: to finish that one instead, run: broadcast resume %s\n",
+			plan.Stale.ID, plan.Stale.CreatedAt.Local().Format("2006-01-02 15:04"), plan.Stale.ID)
+	}
+}
+
+// deliveredSoFar counts a broadcast's delivered recipients and when the last
+// one was delivered.
+func deliveredSoFar(st *store.Store, id string) (int, time.Time) {
+	es, _ := st.Entries(id)
+	n, last := 0, time.Time{}
+	for _, e := range es {
+		if e.Status == store.EntrySent {
+			n++
+			if e.UpdatedAt.After(last) {
+				last = e.UpdatedAt
+			}
+		}
+	}
+	return n, last
+}
+
+// effectiveRate is --rate, or the careful default for the account's kind.
+func (o sendOptions) effectiveRate(bot bool) float64 {
+	switch {
+	case o.rateSet:
+		return o.rate
+	case bot:
+		return defaultBotRate
+	}
+	return defaultUserRate
 }
 
 // outcome maps a finished run to its exit code and closing message.
@@ -495,7 +639,7 @@ func digests(paths []string) ([]delivery.Attachment, error) {
 	return out, nil
 }
 
-func dryRun(g *globals, id string, rs []recipient.Recipient, msg *telegram.Message) error {
+func dryRun(g *globals, st *store.Store, id string, rs []recipient.Recipient, msg *telegram.Message) error {
 	keys := make([]string, 0, len(rs))
 	for _, r := range rs { // recipients() already merged names written twice
 		keys = append(keys, r.Input)

@@ -85,6 +85,11 @@ type SendDefaults struct {
 	// MaxFloodWait is the longest FLOOD_WAIT that is waited out rather than
 	// treated as a failure.
 	MaxFloodWait time.Duration
+	// ResendAfter is the resend window: within it an identical send command
+	// is the same broadcast, so recipients it already reached are skipped
+	// and only the failed and unsent ones are tried again. 0 means a
+	// finished broadcast is never taken for the same one.
+	ResendAfter time.Duration
 	// Silent sends messages without a notification.
 	Silent bool
 	// NoPreview disables link previews.
@@ -98,6 +103,8 @@ type SendDefaults struct {
 	HasRate bool
 	// HasMaxFloodWait reports whether max_flood_wait was set.
 	HasMaxFloodWait bool
+	// HasResendAfter reports whether resend_after was set.
+	HasResendAfter bool
 	// HasSilent reports whether silent was set.
 	HasSilent bool
 	// HasNoPreview reports whether no_preview was set.
@@ -149,6 +156,22 @@ const (
 	maxConcurrency = 1000
 )
 
+// Limits on the file itself, so that a hostile or mistaken file (a YAML
+// alias bomb, /dev/zero, a log file named by accident) is refused with an
+// error instead of taking all the memory there is. A real configuration is
+// a few kilobytes.
+const (
+	// maxFileSize is the largest configuration file read, in bytes.
+	maxFileSize = 1 << 20
+	// maxAliasNodes is the most YAML nodes that aliases may add to the file
+	// when each is replaced by the value it names. A few lists shared
+	// through aliases add tens; a billion-laughs bomb adds billions from a
+	// few hundred bytes, yet it is not expanded when the file is read
+	// into a yaml.Node tree, so yaml's own check against excessive aliasing
+	// (which counts values decoded into Go types) never sees it.
+	maxAliasNodes = 100_000
+)
+
 // DefaultPath returns the default location of the configuration file:
 // $XDG_CONFIG_HOME/broadcast/config.yaml, or
 // $HOME/.config/broadcast/config.yaml when XDG_CONFIG_HOME is unset or,
@@ -178,7 +201,7 @@ func Load(path string, explicit bool) (*Config, error) {
 	if path == "" {
 		return newConfig(""), nil
 	}
-	data, err := os.ReadFile(path)
+	data, err := readFile(path)
 	if err != nil {
 		if !explicit && errors.Is(err, fs.ErrNotExist) {
 			return newConfig(""), nil
@@ -188,12 +211,27 @@ func Load(path string, explicit bool) (*Config, error) {
 	return Parse(data, path)
 }
 
+// readFile reads at most one byte more than maxFileSize from path, which is
+// enough for Parse to tell a file that is too large, so that a huge file or
+// a device such as /dev/zero is never read whole.
+func readFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, maxFileSize+1))
+}
+
 // Parse parses the contents of a configuration file. path is recorded in
 // the Config and in errors, and is the base for a relative
 // server.key_file (the working directory when path is ""). Empty data is
-// an empty Config. Errors are of type *Error.
+// an empty Config. Data over 1 MiB is refused. Errors are of type *Error.
 func Parse(data []byte, path string) (*Config, error) {
 	p := &parser{path: path, cfg: newConfig(path)}
+	if len(data) > maxFileSize {
+		return nil, p.errorf(nil, "", "larger than %d bytes (1 MiB), the limit for a config file", maxFileSize)
+	}
 	if err := p.parse(data); err != nil {
 		return nil, err
 	}
@@ -253,6 +291,9 @@ func (p *parser) parse(data []byte) error {
 	if len(doc.Content) == 0 {
 		return nil
 	}
+	if err := p.checkAliases(doc.Content[0]); err != nil {
+		return err
+	}
 	root := deref(doc.Content[0])
 	if isNull(root) {
 		return nil
@@ -292,6 +333,54 @@ func (p *parser) parse(data []byte) error {
 		}
 	}
 	return nil
+}
+
+// checkAliases refuses a document whose aliases, each replaced by the value
+// it names, would add more than maxAliasNodes nodes, or that has an alias
+// inside the value it names (which would expand forever). It looks at each
+// node once: an alias always comes after its anchor in the file, so the
+// size of the value it names is known by the time the alias is reached,
+// unless the alias is inside that value.
+func (p *parser) checkAliases(root *yaml.Node) error {
+	sizes := map[*yaml.Node]int{} // expanded size of each finished anchored node, at most maxAliasNodes+1
+	added := 0
+	var walk func(n *yaml.Node, key string) (int, error)
+	walk = func(n *yaml.Node, key string) (int, error) {
+		if n.Kind == yaml.AliasNode {
+			if n.Alias == nil {
+				return 1, nil
+			}
+			size, done := sizes[n.Alias]
+			if !done {
+				return 0, p.errorf(n, key, "alias *%s is inside the value it names", n.Value)
+			}
+			if added += size; added > maxAliasNodes {
+				return 0, p.errorf(n, key, "aliases expand too far: they would add more than %d values to the file", maxAliasNodes)
+			}
+			return size, nil
+		}
+		size := 1
+		for i, c := range n.Content {
+			ckey := key
+			if n.Kind == yaml.MappingNode && i%2 == 1 && n.Content[i-1].Kind == yaml.ScalarNode {
+				ckey = n.Content[i-1].Value
+				if key != "" {
+					ckey = key + "." + ckey
+				}
+			}
+			s, err := walk(c, ckey)
+			if err != nil {
+				return 0, err
+			}
+			size = min(size+s, maxAliasNodes+1)
+		}
+		if n.Anchor != "" {
+			sizes[n] = size
+		}
+		return size, nil
+	}
+	_, err := walk(root, "")
+	return err
 }
 
 // mapping calls fn for each key of the mapping n, skipping keys whose value
@@ -466,6 +555,9 @@ func (p *parser) send(v *yaml.Node) error {
 		case "send.max_flood_wait":
 			s.MaxFloodWait, err = p.duration(v, key)
 			s.HasMaxFloodWait = err == nil
+		case "send.resend_after":
+			s.ResendAfter, err = p.duration(v, key)
+			s.HasResendAfter = err == nil
 		case "send.silent":
 			s.Silent, err = p.boolean(v, key)
 			s.HasSilent = err == nil

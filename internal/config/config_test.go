@@ -2,10 +2,12 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -32,6 +34,7 @@ send:
   parse_mode: Markdown
   rate: 0.5
   max_flood_wait: 5m
+  resend_after: 2h30m
   silent: false
   no_preview: true
 `
@@ -64,6 +67,7 @@ func TestParseGood(t *testing.T) {
 			ParseMode:    "markdown",
 			Rate:         0.5,
 			MaxFloodWait: 5 * time.Minute,
+			ResendAfter:  2*time.Hour + 30*time.Minute,
 			Silent:       false,
 			NoPreview:    true,
 
@@ -71,6 +75,7 @@ func TestParseGood(t *testing.T) {
 			HasParseMode:    true,
 			HasRate:         true,
 			HasMaxFloodWait: true,
+			HasResendAfter:  true,
 			HasSilent:       true,
 			HasNoPreview:    true,
 		},
@@ -99,7 +104,7 @@ func TestParseUnsetSendKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := cfg.Send
-	if !s.HasRate || !s.HasSilent || s.HasConcurrency || s.HasParseMode || s.HasMaxFloodWait || s.HasNoPreview {
+	if !s.HasRate || !s.HasSilent || s.HasConcurrency || s.HasParseMode || s.HasMaxFloodWait || s.HasResendAfter || s.HasNoPreview {
 		t.Errorf("Has fields = %+v, want only rate and silent", s)
 	}
 }
@@ -111,6 +116,9 @@ func TestParseValues(t *testing.T) {
 	}{
 		{"api_hash: 01234567890123456789012345678901", func(c *Config) bool { return c.APIHash == "01234567890123456789012345678901" }},
 		{"send:\n  max_flood_wait: 0", func(c *Config) bool { return c.Send.HasMaxFloodWait && c.Send.MaxFloodWait == 0 }},
+		{"send:\n  resend_after: 0", func(c *Config) bool { return c.Send.HasResendAfter && c.Send.ResendAfter == 0 }},
+		{"send:\n  resend_after: 90s", func(c *Config) bool { return c.Send.HasResendAfter && c.Send.ResendAfter == 90*time.Second }},
+		{"send:\n  resend_after:", func(c *Config) bool { return !c.Send.HasResendAfter }},
 		{"send:\n  rate: 3", func(c *Config) bool { return c.Send.Rate == 3 }},
 		{"send:\n  concurrency: 1000", func(c *Config) bool { return c.Send.Concurrency == 1000 }},
 		{"send:\n  parse_mode: html", func(c *Config) bool { return c.Send.ParseMode == "html" }},
@@ -173,6 +181,10 @@ func TestParseErrors(t *testing.T) {
 		{"rate nan", "send:\n  rate: .nan", 2, "send.rate", "expected a number"},
 		{"max_flood_wait no unit", "send:\n  max_flood_wait: 300", 2, "send.max_flood_wait", `expected a duration such as 30s or 5m, got "300"`},
 		{"max_flood_wait negative", "send:\n  max_flood_wait: -1s", 2, "send.max_flood_wait", "must not be negative"},
+		{"resend_after no unit", "send:\n  resend_after: 3600", 2, "send.resend_after", `expected a duration such as 30s or 5m, got "3600"`},
+		{"resend_after negative", "send:\n  silent: true\n  resend_after: -1h", 3, "send.resend_after", "must not be negative, got -1h"},
+		{"resend_after list", "send:\n  resend_after: [1h]", 2, "send.resend_after", "expected a string, got a list"},
+		{"alias inside its value", "lists:\n  a: &x\n    - me\n    - *x\n", 4, "lists.a", "alias *x is inside the value it names"},
 		{"silent word", "send:\n  silent: yes", 2, "send.silent", `expected true or false, got "yes"`},
 		{"no_preview number", "send:\n  no_preview: 1", 2, "send.no_preview", "expected true or false"},
 		{"send list", "send: [1]", 1, "send", "expected a mapping, got a list"},
@@ -392,8 +404,169 @@ func TestExampleConfig(t *testing.T) {
 		t.Errorf("example leaves keys unset: %+v", cfg)
 	}
 	s := cfg.Send
-	if !s.HasConcurrency || !s.HasParseMode || !s.HasRate || !s.HasMaxFloodWait || !s.HasSilent || !s.HasNoPreview {
+	if !s.HasConcurrency || !s.HasParseMode || !s.HasMaxFloodWait || !s.HasResendAfter || !s.HasSilent || !s.HasNoPreview {
 		t.Errorf("example does not show every send key: %+v", s)
+	}
+	// Whoever copies the example must keep the careful default rate for user
+	// accounts: rate: 0 turns pacing off and risks PEER_FLOOD. So the rate
+	// is shown commented out, and uncommented it must still be a safe one.
+	if s.HasRate {
+		t.Errorf("example sets send.rate to %v; it should leave the default alone", s.Rate)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(data)
+	if !strings.Contains(text, "\n  # rate: ") {
+		t.Fatal("example does not show send.rate, commented out")
+	}
+	cfg, err = Parse([]byte(strings.Replace(text, "\n  # rate: ", "\n  rate: ", 1)), path)
+	if err != nil {
+		t.Fatalf("example with rate uncommented: %v", err)
+	}
+	if !cfg.Send.HasRate || cfg.Send.Rate <= 0 || cfg.Send.Rate > 5 {
+		t.Errorf("example's commented rate is %v, want a limit of at most 5/s", cfg.Send.Rate)
+	}
+}
+
+// bomb returns a billion-laughs config: lists.a0 holds width strings, and
+// each further list holds width aliases of the one before, so the last of
+// levels lists stands for width^levels strings.
+func bomb(levels, width int) string {
+	var b strings.Builder
+	b.WriteString("lists:\n  a0: &a0 [")
+	b.WriteString(strings.Repeat("lol, ", width-1) + "lol]\n")
+	for i := 1; i <= levels; i++ {
+		fmt.Fprintf(&b, "  a%d: &a%d [", i, i)
+		b.WriteString(strings.Repeat(fmt.Sprintf("*a%d, ", i-1), width-1))
+		fmt.Fprintf(&b, "*a%d]\n", i-1)
+	}
+	return b.String()
+}
+
+func TestParseAliasBomb(t *testing.T) {
+	tests := []struct {
+		name          string
+		levels, width int
+		line          int
+		key           string
+	}{
+		// 10^9 strings from under 400 bytes. The sizes of the lists with
+		// aliases followed are 11, 111, 1111, ...; the aliases of a1 to a3
+		// add 12330 nodes and the eighth alias in a4 takes the total past
+		// 100000.
+		{"deep", 9, 10, 6, "lists.a4"},
+		// Wide instead of deep: 50000^3 strings from 850 kB, refused at
+		// the second alias in a1.
+		{"wide", 2, 50_000, 3, "lists.a1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := []byte(bomb(tt.levels, tt.width))
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			start := time.Now()
+			cfg, err := Parse(in, "config.yaml")
+			elapsed := time.Since(start)
+			runtime.ReadMemStats(&after)
+			var e *Error
+			if !errors.As(err, &e) || cfg != nil {
+				t.Fatalf("Parse(bomb) = %v, %v; want an *Error", cfg, err)
+			}
+			want := "config.yaml:" + strconv.Itoa(tt.line) + ": " + tt.key + ": aliases expand too far: they would add more than 100000 values to the file"
+			if err.Error() != want {
+				t.Errorf("error = %q, want %q", err, want)
+			}
+			// Reading the file as a tree costs a few hundred bytes per
+			// node; expanding it would cost gigabytes.
+			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > uint64(100*len(in))+1<<20 {
+				t.Errorf("Parse allocated %d bytes for a %d-byte file", alloc, len(in))
+			}
+			if elapsed > 5*time.Second {
+				t.Errorf("Parse took %v", elapsed)
+			}
+		})
+	}
+}
+
+func TestParseAliasLimit(t *testing.T) {
+	// A list of 999 recipients is 1000 nodes with its sequence, so 100
+	// lists naming it add exactly the 100000 nodes allowed.
+	base := "lists:\n  all: &all [" + strings.Repeat("me, ", 998) + "me]\n"
+	for _, n := range []int{100, 101} {
+		var b strings.Builder
+		b.WriteString(base)
+		for i := range n {
+			fmt.Fprintf(&b, "  copy%d: *all\n", i)
+		}
+		cfg, err := Parse([]byte(b.String()), "config.yaml")
+		if n == 100 {
+			if err != nil || len(cfg.ListOrder) != 101 || len(cfg.Lists["copy99"]) != 999 {
+				t.Errorf("Parse with %d aliases: %v", n, err)
+			}
+			continue
+		}
+		var e *Error
+		if !errors.As(err, &e) || e.Line != 2+n || e.Key != "lists.copy100" || !strings.Contains(e.Msg, "aliases expand too far") {
+			t.Errorf("Parse with %d aliases: %#v", n, err)
+		}
+	}
+}
+
+func TestParseManyNodesWithoutAliases(t *testing.T) {
+	// The alias limit is on what aliases add, not on the file as written,
+	// which the size limit bounds already.
+	in := "lists:\n  big:\n" + strings.Repeat("    - a\n", 110_000)
+	cfg, err := Parse([]byte(in), "config.yaml")
+	if err != nil || len(cfg.Lists["big"]) != 110_000 {
+		t.Fatalf("Parse: %v", err)
+	}
+}
+
+func TestParseSizeLimit(t *testing.T) {
+	// Comments make a file of any size that is valid otherwise.
+	line := "# " + strings.Repeat("x", 61) + "\n"
+	fill := strings.Repeat(line, maxFileSize/len(line)+1)[:maxFileSize-len("api_id: 1\n")]
+	if _, err := Parse([]byte("api_id: 1\n"+fill), "config.yaml"); err != nil {
+		t.Errorf("Parse of exactly %d bytes: %v", maxFileSize, err)
+	}
+	_, err := Parse([]byte("api_id: 1\n"+fill+"\n"), "config.yaml")
+	var e *Error
+	if !errors.As(err, &e) || err.Error() != "config.yaml: larger than 1048576 bytes (1 MiB), the limit for a config file" {
+		t.Errorf("Parse of %d bytes: %#v", maxFileSize+1, err)
+	}
+}
+
+func TestLoadTooLarge(t *testing.T) {
+	// The billion laughs padded to 1.8 MB, as a file would carry them.
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	data := bomb(9, 10) + strings.Repeat("# padding\n", 180_000)
+	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(path, true)
+	var e *Error
+	if !errors.As(err, &e) || e.Path != path || !strings.Contains(err.Error(), path+": larger than 1048576 bytes") {
+		t.Errorf("Load(1.8 MB) = %#v", err)
+	}
+}
+
+func TestLoadDevZero(t *testing.T) {
+	// An endless file is read only up to the limit.
+	if _, err := os.Stat("/dev/zero"); err != nil {
+		t.Skip(err)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := Load("/dev/zero", true)
+	runtime.ReadMemStats(&after)
+	var e *Error
+	if !errors.As(err, &e) || e.Path != "/dev/zero" || !strings.Contains(e.Msg, "larger than") {
+		t.Errorf("Load(/dev/zero) = %#v", err)
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 8<<20 {
+		t.Errorf("Load(/dev/zero) allocated %d bytes", alloc)
 	}
 }
 
@@ -406,7 +579,7 @@ func FuzzParse(f *testing.F) {
 	for _, s := range []string{
 		good, "", "---\n", "- a\n", "api_id: abc\n", "a: *b\n", "lists:\n  a: &x [me]\n  b: *x\n",
 		"lists:\n  a:\n    - @x\n", "server:\n  address: '[::1]:1'\n  key_file: k\n", "send:\n  rate: .nan\n",
-		"api_id: 1\n---\napi_id: 2\n", "? [a]\n: 1\n", "a: !!binary ==\n", "x: &a\n  - *a\n",
+		"api_id: 1\n---\napi_id: 2\n", "? [a]\n: 1\n", "a: !!binary ==\n", "x: &a\n  - *a\n", bomb(9, 10),
 	} {
 		f.Add([]byte(s))
 	}
