@@ -75,11 +75,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	err := app.RunContext(ctx, args)
 	code := exitInterrupted
 	switch {
-	case ctx.Err() != nil && (err == nil || !isOutcome(err)):
-		// A signal while connecting, reading input or waiting: whatever
-		// the command made of it, the run did not finish.
+	case ctx.Err() != nil && err != nil && !isOutcome(err):
+		// A signal while connecting, reading input or waiting. (A
+		// command that ends cleanly on a signal, like the sandbox server,
+		// returns nil and exits 0.)
 		fmt.Fprintf(stderr, "broadcast: %v\n", context.Cause(ctx))
-	case ctx.Err() != nil:
+	case ctx.Err() != nil && err != nil:
 		exitCode(err, stderr) // the outcome's lines; any signal exits 130
 	default:
 		code = exitCode(err, stderr)

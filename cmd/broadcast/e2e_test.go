@@ -272,14 +272,14 @@ func TestSecondRunRefused(t *testing.T) {
 // The cron case: the second run of a broadcast resolves nothing again.
 func TestCronRunUsesPeerCache(t *testing.T) {
 	e := newE2E(t, sandbox.Options{Users: 5})
-	if out, code := e.run("morning"); code != 0 {
+	if out, code := e.run("good morning"); code != 0 {
 		t.Fatalf("first run: exit %d\n%s", code, out)
 	}
 	before := e.srv.Calls("contacts.resolveUsername")
 	if before != 3 {
 		t.Fatalf("first run resolved %d names, want 3", before)
 	}
-	if out, code := e.run("evening"); code != 0 {
+	if out, code := e.run("good evening"); code != 0 {
 		t.Fatalf("second run: exit %d\n%s", code, out)
 	}
 	if after := e.srv.Calls("contacts.resolveUsername"); after != before {

@@ -161,6 +161,13 @@ func (g *globals) openStore() (*store.Store, error) {
 	return store.Open(g.stateDir, store.Options{})
 }
 
+// openStoreForRead opens the state for a command that only reads it: while
+// a broadcast runs (and holds the database), it reads a live copy that the
+// running process serves.
+func (g *globals) openStoreForRead() (*store.Store, error) {
+	return store.OpenForRead(g.stateDir, store.Options{})
+}
+
 // openStoreWaiting opens the state database; if another run holds it and
 // wait is set (send --wait), it says so on stderr and waits up to wait for
 // it, returning at once on a signal.

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 )
 
@@ -47,17 +49,23 @@ func readInput(ctx context.Context, name string, open func() (io.ReadCloser, err
 	}
 }
 
-// readFile reads a named input file; "-" is stdin.
-func readFile(ctx context.Context, ios *streams, path string) ([]byte, error) {
+// readFile reads a named input file ("message file", "recipients"); "-"
+// is stdin.
+func readFile(ctx context.Context, ios *streams, what, path string) ([]byte, error) {
 	if path == "-" {
 		return readInput(ctx, "stdin", func() (io.ReadCloser, error) { return io.NopCloser(ios.in), nil })
 	}
-	b, err := readInput(ctx, path, func() (io.ReadCloser, error) { return os.Open(path) })
+	b, err := readInput(ctx, what+" "+path, func() (io.ReadCloser, error) { return os.Open(path) })
 	if err != nil && ctx.Err() == nil {
-		if _, ok := err.(*usageError); ok {
+		var usage *usageError
+		if errors.As(err, &usage) {
 			return nil, err
 		}
-		return nil, usagef("", "read %s: %v", path, err)
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, usagef("", "read %s %s: %v", what, path, err)
 	}
 	return b, err
 }

@@ -149,11 +149,14 @@ Examples:
 			if err != nil {
 				return err
 			}
-			st, err := g.openStore()
+			st, err := g.openStoreForRead()
 			if err != nil {
 				return err
 			}
 			defer st.Close()
+			if st.Snapshot() && !g.quiet && !g.json {
+				fmt.Fprintln(g.io.err, "broadcast: a broadcast is running; this is the journal as of now")
+			}
 			if c.NArg() == 0 {
 				bs, err := st.Broadcasts()
 				if err != nil {
@@ -195,6 +198,17 @@ Examples:
 			if !g.json {
 				fmt.Fprintf(g.io.out, "broadcast %s (%s), %s: %q\n", b.ID, b.State, b.CreatedAt.Local().Format("2006-01-02 15:04"), preview(b.Text))
 			}
+			// Every recipient of the broadcast, also those no run has
+			// reached yet: the journal only has the ones it touched.
+			seen := map[string]bool{}
+			for _, e := range es {
+				seen[e.Recipient] = true
+			}
+			for _, r := range b.Recipients {
+				if !seen[r] {
+					es = append(es, store.Entry{Recipient: r, Status: "not_sent"})
+				}
+			}
 			for _, e := range es {
 				if g.json {
 					if err := writeJSON(g.io.out, map[string]any{"recipient": e.Recipient, "peer_id": e.PeerID, "status": e.Status,
@@ -203,7 +217,11 @@ Examples:
 					}
 					continue
 				}
-				line := fmt.Sprintf("%-8s %s", e.Status, e.Recipient)
+				status := string(e.Status)
+				if e.Status == store.EntryPending {
+					status = "pending" // attempted, outcome unknown until resumed
+				}
+				line := fmt.Sprintf("%-8s %s", strings.ReplaceAll(status, "_", " "), e.Recipient)
 				if e.MessageID != 0 {
 					line += fmt.Sprintf(" (message %d)", e.MessageID)
 				}

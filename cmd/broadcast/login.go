@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -207,7 +206,7 @@ Examples:
 			if err != nil {
 				return err
 			}
-			st, err := g.openStore()
+			st, err := g.openStoreForRead()
 			if err != nil {
 				return err
 			}
@@ -216,8 +215,8 @@ Examples:
 			if err != nil {
 				return err
 			}
-			if _, err := st.LoadSession(); errors.Is(err, store.ErrNotFound) {
-				return telegram.ErrNotLoggedIn
+			if err := telegram.CheckSession(st); err != nil {
+				return err
 			}
 			return printAccount(g, a, "")
 		},

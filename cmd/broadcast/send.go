@@ -298,7 +298,7 @@ func readMessage(ctx context.Context, o sendOptions, ios *streams) (string, erro
 	case o.hasMessage:
 		return o.message, nil
 	case o.messageFile != "":
-		b, err := readFile(ctx, ios, o.messageFile)
+		b, err := readFile(ctx, ios, "message file", o.messageFile)
 		if err != nil {
 			return "", err
 		}
@@ -335,7 +335,7 @@ func recipients(ctx context.Context, o sendOptions, g *globals) ([]recipient.Rec
 		inputs = append(inputs, l...)
 	}
 	if o.toFile != "" {
-		b, err := readFile(ctx, g.io, o.toFile)
+		b, err := readFile(ctx, g.io, "recipients", o.toFile)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -438,6 +438,12 @@ func deliver(ctx context.Context, g *globals, o sendOptions, spec delivery.Spec,
 		return err
 	}
 	defer st.Close()
+	// history and whoami read a live copy while this run holds the state.
+	stopServing, err := st.ServeReaders()
+	defer stopServing()
+	if err != nil {
+		g.log.Debug("live reads unavailable", "err", err)
+	}
 	acct, err := g.account(st)
 	if err != nil {
 		return err

@@ -59,3 +59,14 @@ func validSession(b []byte) error {
 	}
 	return nil
 }
+
+// CheckSession says whether st holds a usable session without connecting:
+// ErrNotLoggedIn when there is none, ErrSessionDamaged when it cannot be
+// read. whoami answers from it, so it never calls a damaged state fine.
+func CheckSession(st *store.Store) error {
+	_, err := sessionStorage{st: st}.LoadSession(context.Background())
+	if errors.Is(err, session.ErrNotFound) {
+		return ErrNotLoggedIn
+	}
+	return err
+}
