@@ -80,19 +80,20 @@ func exitCode(err error, stderr io.Writer) int {
 
 func classify(err error) (int, string) {
 	var (
-		usage    *usageError
-		outcome  *outcomeError
-		hint     *hinted
-		locked   *store.LockedError
-		corrupt  *store.CorruptError
-		perm     *store.PermissionError
-		cfgErr   *config.Error
-		recErr   *recipient.Error
-		tooLong  *telegram.TooLongError
-		markup   *telegram.MarkupError
-		connErr  *telegram.ConnectError
-		pathErr  *fs.PathError
-		hintText string
+		usage       *usageError
+		outcome     *outcomeError
+		hint        *hinted
+		locked      *store.LockedError
+		corrupt     *store.CorruptError
+		perm        *store.PermissionError
+		notWritable *store.NotWritableError
+		cfgErr      *config.Error
+		recErr      *recipient.Error
+		tooLong     *telegram.TooLongError
+		markup      *telegram.MarkupError
+		connErr     *telegram.ConnectError
+		pathErr     *fs.PathError
+		hintText    string
 	)
 	if errors.As(err, &hint) {
 		hintText = hint.hint
@@ -142,6 +143,13 @@ func classify(err error) (int, string) {
 		return exitAuth, "create the account in a Telegram app first, then log in here"
 	case errors.As(err, &locked):
 		return exitFailure, "wait for it to finish, or use another --state-dir"
+	case errors.As(err, new(*store.SymlinkError)):
+		return exitFailure, "use a real directory and file: --state-dir (BROADCAST_STATE_DIR) names another place, or move the link aside"
+	case errors.As(err, &notWritable):
+		if notWritable.Mode != 0 && notWritable.Mode.Perm()&0o200 == 0 {
+			return exitFailure, fmt.Sprintf("run: chmod u+w %s", notWritable.Path)
+		}
+		return exitFailure, "make it writable, or use another --state-dir (BROADCAST_STATE_DIR)"
 	case errors.As(err, &perm):
 		return exitFailure, fmt.Sprintf("run: chmod %s %s", permFix(perm), perm.Path)
 	case errors.As(err, &corrupt):

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
+	"syscall"
 )
 
 // ErrNotFound is returned, possibly wrapped, when a session, account or
@@ -66,6 +68,98 @@ func (e *PermissionError) Error() string {
 	}
 	return fmt.Sprintf("%s %s is %s by others (mode %04o)", what, e.Path, how, e.Mode.Perm())
 }
+
+// SymlinkError reports that the state dir, or a file in it that the package
+// opens or creates (state.db, broadcast.pid, state.sock), is a symbolic link.
+// The package never follows one: a state.db linked to /etc/passwd must not be
+// opened, chmodded or overwritten, least of all when running as root. The
+// link and its target are left as they are.
+type SymlinkError struct {
+	Path   string // the link
+	Target string // what it points to, as written in the link; "" if unreadable
+	Dir    bool   // Path is the state dir itself
+}
+
+// Error implements error.
+func (e *SymlinkError) Error() string {
+	to := ""
+	if e.Target != "" {
+		to = " (to " + e.Target + ")"
+	}
+	if e.Dir {
+		return fmt.Sprintf("state dir %s is a symbolic link%s; broadcast does not follow a link to its state dir", e.Path, to)
+	}
+	return fmt.Sprintf("state file %s is a symbolic link%s; broadcast does not follow links in its state dir", e.Path, to)
+}
+
+// symlinkError builds the *SymlinkError for the link at path.
+func symlinkError(path string, dir bool) error {
+	target, _ := os.Readlink(path)
+	return &SymlinkError{Path: path, Target: target, Dir: dir}
+}
+
+// NotWritableError reports that broadcast cannot write where it must: in the
+// state dir (to create state.db, the pid file or a snapshot copy) or to
+// state.db itself. Unlike a *PermissionError this is about the owner's own
+// access: a directory chmodded 0500, a read-only filesystem, or a state dir
+// owned by another user. Mode tells these apart: a missing owner write bit
+// is what chmod u+w fixes (if the user owns Path); anything else is not.
+type NotWritableError struct {
+	Path string      // the state dir, or state.db
+	Mode fs.FileMode // its mode when the error was made, 0 if unknown
+	Dir  bool        // Path is the state dir
+	Err  error       // what the system said
+}
+
+// Error implements error.
+func (e *NotWritableError) Error() string {
+	what := "state file"
+	if e.Dir {
+		what = "state dir"
+	}
+	if e.Mode != 0 && e.Mode.Perm()&0o200 == 0 {
+		return fmt.Sprintf("%s %s is not writable (mode %04o)", what, e.Path, e.Mode.Perm())
+	}
+	return fmt.Sprintf("%s %s is not writable: %v", what, e.Path, unwrapSyscall(e.Err))
+}
+
+// Unwrap returns the cause, so errors.Is(err, fs.ErrPermission) still holds.
+func (e *NotWritableError) Unwrap() error { return e.Err }
+
+// notWritable turns err into a *NotWritableError for path if it says that
+// path (a directory if dir) cannot be written, and returns it unchanged
+// otherwise.
+func notWritable(path string, dir bool, err error) error {
+	if err == nil || !(errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS)) {
+		return err
+	}
+	var mode fs.FileMode
+	if fi, serr := os.Lstat(path); serr == nil {
+		mode = fi.Mode()
+	}
+	return &NotWritableError{Path: path, Mode: mode, Dir: dir, Err: err}
+}
+
+// unwrapSyscall returns the innermost error of a *fs.PathError, so that a
+// message does not repeat the path it already names.
+func unwrapSyscall(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// ErrReadOnly is returned, wrapped, by every write to a Store from
+// OpenSnapshot: it is a copy, and the database it was copied from belongs to
+// the broadcast that is running.
+var ErrReadOnly = errors.New("the state is a read-only copy while another broadcast is running")
+
+// ErrSocketPathTooLong is returned, wrapped, by ServeReaders when the path of
+// state.sock does not fit in a Unix socket address (107 bytes on Linux, 103
+// on macOS and the BSDs). Live reads are then unavailable for that state
+// dir; everything else works.
+var ErrSocketPathTooLong = errors.New("socket path too long")
 
 // corrupt builds a *CorruptError for the file at path.
 func corrupt(path string, format string, args ...any) error {

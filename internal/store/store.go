@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -63,8 +64,16 @@ type Options struct {
 // Store is an open state database. Its methods are safe for concurrent use.
 type Store struct {
 	db      *bolt.DB
-	path    string
-	pidPath string
+	path    string // state.db, also for a snapshot (see OpenSnapshot)
+	pidPath string // "" for a snapshot, which has no pid file of its own
+
+	// copyPath is the temporary file a snapshot was received into; Close
+	// removes it. It is "" for a Store from Open.
+	copyPath string
+
+	mu     sync.Mutex
+	closed bool
+	server *server // set while ServeReaders runs
 
 	closeOnce sync.Once
 	closeErr  error
@@ -75,21 +84,35 @@ type Store struct {
 // for as long as the Store is open.
 //
 // It returns a *PermissionError if dir or an existing state.db is reachable
-// by other users, a *LockedError if another process holds the lock, and a
-// *CorruptError if state.db exists but is not a database this package wrote.
-// A corrupt file is never modified.
+// by other users, a *SymlinkError if dir, state.db or broadcast.pid is a
+// symbolic link, a *NotWritableError if dir or state.db cannot be written, a
+// *LockedError if another process holds the lock, and a *CorruptError if
+// state.db exists but is not a database this package wrote. A corrupt file
+// is never modified.
+//
+// A successful Open also removes snapshot copies (see OpenSnapshot) that a
+// crashed reader left in dir more than a minute ago.
 func Open(dir string, opts Options) (*Store, error) {
 	timeout := opts.LockTimeout
 	if timeout <= 0 {
 		timeout = defaultLockTimeout
 	}
+	if dir == "" {
+		return nil, errors.New("open state: no state dir given")
+	}
+	dir = filepath.Clean(dir)
 	if err := ensureDir(dir); err != nil {
 		return nil, err
 	}
 	path := filepath.Join(dir, dbName)
 	pidPath := filepath.Join(dir, pidName)
 
-	fi, err := os.Stat(path)
+	// Look at every name before anything opens it: os.Stat, os.Chmod and
+	// an open without O_NOFOLLOW would all follow a link.
+	if fi, err := os.Lstat(pidPath); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		return nil, symlinkError(pidPath, false)
+	}
+	fi, err := os.Lstat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		if err := create(path); err != nil {
@@ -97,6 +120,8 @@ func Open(dir string, opts Options) (*Store, error) {
 		}
 	case err != nil:
 		return nil, fmt.Errorf("open %s: %w", path, err)
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return nil, symlinkError(path, false)
 	case !fi.Mode().IsRegular():
 		return nil, fmt.Errorf("open %s: not a regular file", path)
 	case shared(fi.Mode()):
@@ -126,38 +151,61 @@ func Open(dir string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
+	removeStaleCopies(dir, time.Now())
 	return s, nil
 }
 
-// Close removes the pid file and closes the database, releasing the lock.
-// Calling it again returns the first result.
+// Close stops serving readers (see ServeReaders), removes the pid file and
+// closes the database, releasing the lock. For a snapshot it closes the copy
+// and removes it. Calling it again returns the first result.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		srv := s.server
+		s.mu.Unlock()
+		if srv != nil {
+			srv.stop() // before the lock goes, so no socket outlives it
+		}
+		var errs []error
 		// Remove the pid file while we still hold the lock, so that we never
 		// remove the one written by the next holder.
-		var errs []error
-		if err := os.Remove(s.pidPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			errs = append(errs, fmt.Errorf("remove pid file: %w", err))
+		if s.pidPath != "" {
+			if err := os.Remove(s.pidPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				errs = append(errs, fmt.Errorf("remove pid file: %w", err))
+			}
 		}
 		if err := s.db.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close %s: %w", s.path, err))
+		}
+		if s.copyPath != "" {
+			// Open may have removed it already if this reader ran long.
+			if err := os.Remove(s.copyPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				errs = append(errs, fmt.Errorf("remove snapshot copy: %w", err))
+			}
 		}
 		s.closeErr = errors.Join(errs...)
 	})
 	return s.closeErr
 }
 
-// Path returns the path of the database file.
+// Path returns the path of the database file. For a snapshot that is still
+// state.db, the database it is a copy of.
 func (s *Store) Path() string { return s.path }
 
+// Snapshot reports whether s is a read-only copy from OpenSnapshot, taken
+// while another broadcast holds the database, rather than the database
+// itself.
+func (s *Store) Snapshot() bool { return s.copyPath != "" }
+
 // ensureDir creates dir with mode 0700 if it is missing and checks that an
-// existing one is private.
+// existing one is private and not a symbolic link. dir is clean.
 func ensureDir(dir string) error {
 	// Remember which directories MkdirAll is about to create: only those
 	// are ours to chmod (MkdirAll's mode is filtered by the umask).
 	var created []string
-	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
-		if _, err := os.Stat(d); !errors.Is(err, fs.ErrNotExist) {
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Lstat(d); !errors.Is(err, fs.ErrNotExist) {
 			break
 		}
 		created = append(created, d)
@@ -165,25 +213,48 @@ func ensureDir(dir string) error {
 			break
 		}
 	}
+	if len(created) == 0 {
+		return checkDir(dir)
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
+		// Not a NotWritableError: the directory that refused is some
+		// ancestor, often not the user's to change, and the message names it.
 		return fmt.Errorf("create state dir: %w", err)
 	}
 	for _, d := range created {
-		if err := os.Chmod(d, 0o700); err != nil {
+		if err := chmodDir(d, 0o700); err != nil {
 			return fmt.Errorf("create state dir: %w", err)
 		}
 	}
-	fi, err := os.Stat(dir)
-	if err != nil {
+	return checkDir(dir)
+}
+
+// checkDir checks that dir is a directory, not a link to one, and private.
+func checkDir(dir string) error {
+	fi, err := os.Lstat(dir)
+	switch {
+	case err != nil:
 		return fmt.Errorf("state dir: %w", err)
-	}
-	if !fi.IsDir() {
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return symlinkError(dir, true)
+	case !fi.IsDir():
 		return fmt.Errorf("state dir %s: not a directory", dir)
-	}
-	if shared(fi.Mode()) {
+	case shared(fi.Mode()):
 		return &PermissionError{Path: dir, Mode: fi.Mode()}
 	}
 	return nil
+}
+
+// chmodDir changes the mode of the directory at path through a descriptor
+// opened without following links, so that a link swapped in for a directory
+// we just made cannot redirect the chmod.
+func chmodDir(path string, mode fs.FileMode) error {
+	f, err := os.OpenFile(path, os.O_RDONLY|oNoFollow, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Chmod(mode)
 }
 
 // shared reports whether mode grants anything to group or others.
@@ -201,9 +272,16 @@ func create(path string) error {
 	_ = os.Remove(tmp) // left over from a crashed run that had our pid
 	defer os.Remove(tmp)
 
-	db, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: defaultLockTimeout})
+	db, err := bolt.Open(tmp, 0o600, &bolt.Options{
+		Timeout: defaultLockTimeout,
+		OpenFile: func(name string, flag int, mode fs.FileMode) (*os.File, error) {
+			// A new file or nothing: never one that appeared (or a link
+			// that was planted) since the Remove above.
+			return os.OpenFile(name, flag|os.O_CREATE|os.O_EXCL|oNoFollow, mode)
+		},
+	})
 	if err != nil {
-		return fmt.Errorf("create %s: %w", path, err)
+		return notWritable(filepath.Dir(path), true, fmt.Errorf("create %s: %w", path, err))
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, name := range allBuckets {
@@ -229,14 +307,14 @@ func create(path string) error {
 		// Some filesystems have no hard links. Rename overwrites, so check
 		// first; the window is small and only matters if two broadcasts
 		// start on a fresh state dir at the same instant.
-		if _, serr := os.Stat(path); serr == nil {
+		if _, serr := os.Lstat(path); serr == nil {
 			return nil
 		}
 		if err := os.Rename(tmp, path); err != nil {
-			return fmt.Errorf("create %s: %w", path, err)
+			return notWritable(filepath.Dir(path), true, fmt.Errorf("create %s: %w", path, err))
 		}
 	default:
-		return fmt.Errorf("create %s: %w", path, err)
+		return notWritable(filepath.Dir(path), true, fmt.Errorf("create %s: %w", path, err))
 	}
 	syncDir(filepath.Dir(path))
 	return nil
@@ -267,7 +345,12 @@ func check(path, pidPath string, timeout time.Duration) error {
 		return err
 	}
 	defer db.Close()
-	fi, err := os.Stat(path)
+	return verify(db, path)
+}
+
+// verify is check on a database that is already open.
+func verify(db *bolt.DB, path string) error {
+	fi, err := os.Lstat(path)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", path, err)
 	}
@@ -294,8 +377,10 @@ func check(path, pidPath string, timeout time.Duration) error {
 	})
 }
 
-// openBolt opens path with bbolt, never creating or initialising it, and
-// maps bbolt's errors and panics to LockedError and CorruptError.
+// openBolt opens path with bbolt, never creating or initialising it and
+// never following a symbolic link, and maps bbolt's errors and panics to
+// LockedError, CorruptError, SymlinkError and (opening for writing)
+// NotWritableError.
 func openBolt(path, pidPath string, timeout time.Duration, readOnly bool) (db *bolt.DB, err error) {
 	var file *os.File
 	defer func() {
@@ -316,8 +401,13 @@ func openBolt(path, pidPath string, timeout time.Duration, readOnly bool) (db *b
 			OpenFile: func(name string, flag int, mode fs.FileMode) (*os.File, error) {
 				// bbolt would create a missing file and initialise an
 				// empty one; either would hide damage.
-				f, err := os.OpenFile(name, flag&^os.O_CREATE, mode)
+				f, err := os.OpenFile(name, flag&^os.O_CREATE|oNoFollow, mode)
 				if err != nil {
+					// O_NOFOLLOW fails with ELOOP (EMLINK on FreeBSD):
+					// say what it means.
+					if fi, lerr := os.Lstat(name); lerr == nil && fi.Mode()&fs.ModeSymlink != 0 {
+						return nil, symlinkError(name, false)
+					}
 					return nil, err
 				}
 				fi, err := f.Stat()
@@ -338,12 +428,17 @@ func openBolt(path, pidPath string, timeout time.Duration, readOnly bool) (db *b
 		file = nil // owned by db now
 		return db, nil
 	}
-	var ce *CorruptError
+	var (
+		ce *CorruptError
+		se *SymlinkError
+	)
 	switch {
-	case errors.As(err, &ce):
+	case errors.As(err, &ce), errors.As(err, &se):
 		return nil, err
 	case errors.Is(err, berrors.ErrTimeout):
 		return nil, &LockedError{PID: readPID(pidPath), Path: path}
+	case osError(err) && !readOnly:
+		return nil, notWritable(path, false, fmt.Errorf("open %s: %w", path, err))
 	case osError(err):
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	default:
@@ -394,9 +489,11 @@ func (s *Store) ensureBuckets() error {
 // writes a temporary file and renames it so a reader never sees it half
 // written.
 func writePID(path string) error {
+	// CreateTemp uses O_EXCL, which never follows a link, and a rename
+	// replaces a link rather than writing through it.
 	f, err := os.CreateTemp(filepath.Dir(path), pidName+".*.tmp") // mode 0600
 	if err != nil {
-		return fmt.Errorf("write pid file: %w", err)
+		return notWritable(filepath.Dir(path), true, fmt.Errorf("write pid file: %w", err))
 	}
 	_, err = f.WriteString(strconv.Itoa(os.Getpid()) + "\n")
 	if cerr := f.Close(); err == nil {
@@ -412,9 +509,21 @@ func writePID(path string) error {
 	return nil
 }
 
-// readPID returns the pid in the pid file, or 0 if it cannot be read.
+// readPID returns the pid in the pid file, or 0 if it cannot be read or is
+// not a regular file (a link is not followed, and a FIFO would block).
 func readPID(path string) int {
-	b, err := os.ReadFile(path)
+	if path == "" {
+		return 0
+	}
+	if fi, err := os.Lstat(path); err != nil || !fi.Mode().IsRegular() {
+		return 0
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|oNoFollow, 0)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, 32))
 	if err != nil {
 		return 0
 	}
@@ -446,6 +555,9 @@ func (s *Store) view(fn func(*bolt.Tx) error) error {
 
 // update runs fn in a read-write transaction of its own.
 func (s *Store) update(fn func(*bolt.Tx) error) error {
+	if s.Snapshot() {
+		return ErrReadOnly
+	}
 	return guard(s.path, func() error { return s.db.Update(fn) })
 }
 
@@ -453,6 +565,9 @@ func (s *Store) update(fn func(*bolt.Tx) error) error {
 // concurrent callers, so that they share one fsync. fn may run more than
 // once and must not have side effects outside tx.
 func (s *Store) batch(fn func(*bolt.Tx) error) error {
+	if s.Snapshot() {
+		return ErrReadOnly // at once, not after the batch delay
+	}
 	// fn runs on bbolt's batch goroutine, so it needs a guard of its own.
 	return guard(s.path, func() error {
 		return s.db.Batch(func(tx *bolt.Tx) error {
