@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 	"unicode"
@@ -71,6 +72,14 @@ func isTerminal(v any) bool {
 // exit code. Nothing below it calls os.Exit.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, environ []string) int {
 	ios := newStreams(stdin, stdout, stderr, environ)
+	if n := len(args); n > 1 && args[n-1] == completionFlag {
+		if words, ok := completeValues(ios, args[1:n-1]); ok {
+			for _, w := range words {
+				fmt.Fprintln(ios.out, w)
+			}
+			return exitOK
+		}
+	}
 	app := newApp(ctx, ios)
 	err := app.RunContext(ctx, args)
 	code := exitInterrupted
@@ -156,8 +165,24 @@ Examples:
   broadcast "I bought a car!"
   broadcast send --to @alice,@bob --list family "Dinner at 8"
   echo "Deploy done" | broadcast send --json --list team | jq .status
-  go run ./cmd/broadcast demo "I bought a car!"   # try it without an account`,
-		Flags:                  append(globalFlags(), outputFlags()...),
+  go run ./cmd/broadcast demo "I bought a car!"   # try it without an account
+
+Exit codes:
+  0    every recipient has the message (sent now or earlier)
+  1    operational failure: network, server, state dir, internal
+  2    usage or input error; nothing was sent
+  3    partial: at least one recipient failed, the others were delivered
+  4    not logged in, or the session was revoked: run broadcast login
+  130  interrupted by a signal; the journal is kept, broadcast resume finishes
+
+Environment:
+  BROADCAST_CONFIG, BROADCAST_STATE_DIR, BROADCAST_API_ID, BROADCAST_API_HASH,
+  BROADCAST_SERVER, BROADCAST_SERVER_KEY, BROADCAST_DC, BROADCAST_TEST_DC,
+  BROADCAST_TIMEOUT, BROADCAST_PROXY: the global flags of the same name
+  BROADCAST_PHONE, BROADCAST_BOT_TOKEN, BROADCAST_PASSWORD: for login
+  XDG_CONFIG_HOME, XDG_STATE_HOME: where the config and state live by default
+  NO_COLOR: a progress bar without colour`,
+		Flags:                  append(append(globalFlags(), outputFlags()...), &cli.BoolFlag{Name: "version", Usage: "print the version"}),
 		Commands:               cmds,
 		Reader:                 io.in,
 		Writer:                 io.out,
@@ -172,6 +197,10 @@ Examples:
 		ExitErrHandler: func(*cli.Context, error) {},
 		OnUsageError:   onUsage,
 		Action: func(c *cli.Context) error {
+			if c.Bool("version") {
+				_, err := fmt.Fprintf(io.out, "broadcast %s\n", version())
+				return err
+			}
 			if c.NArg() == 0 {
 				return cli.ShowAppHelp(c)
 			}
@@ -266,6 +295,33 @@ func flagUsageError(c *cli.Context, err error) error {
 		hint = fmt.Sprintf("did you mean --%s? %s", best, hint)
 	}
 	return usagef(hint, "unknown flag --%s", name)
+}
+
+// version is the module version, or the VCS revision the binary was built
+// from (with "+dirty" for uncommitted changes), or "devel".
+func version() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "devel"
+	}
+	if v := info.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	var rev, dirty string
+	for _, kv := range info.Settings {
+		switch kv.Key {
+		case "vcs.revision":
+			rev = kv.Value
+		case "vcs.modified":
+			if kv.Value == "true" {
+				dirty = "+dirty"
+			}
+		}
+	}
+	if rev == "" {
+		return "devel"
+	}
+	return "devel " + rev[:min(12, len(rev))] + dirty
 }
 
 // showHelp is `broadcast help [COMMAND]`.

@@ -4,8 +4,12 @@ import (
 	_ "embed"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/broadcast-cli/broadcast/internal/config"
+	"github.com/broadcast-cli/broadcast/internal/store"
 )
 
 // The man page is generated from the app itself, so it cannot drift from
@@ -114,4 +118,65 @@ func documented(cmds []*cli.Command, parent string) []*cli.Command {
 		out = append(out, &d)
 	}
 	return out
+}
+
+// completionFlag is what urfave/cli's completion scripts append to ask the
+// binary for the words that may come next.
+const completionFlag = "--generate-bash-completion"
+
+// completeValues answers what urfave/cli cannot: the values of a flag and a
+// command's argument. After --list come the config's list names; after
+// history or resume, the journal's broadcast ids. ok is false when the words
+// are not such a place, and urfave/cli answers as usual.
+func completeValues(ios *streams, words []string) (out []string, ok bool) {
+	if len(words) == 0 {
+		return nil, false
+	}
+	flagValue := func(name string) string {
+		for i, w := range words {
+			if w == "--"+name && i+1 < len(words) {
+				return words[i+1]
+			}
+			if v, ok := strings.CutPrefix(w, "--"+name+"="); ok {
+				return v
+			}
+		}
+		return ""
+	}
+	switch last := words[len(words)-1]; {
+	case last == "--list":
+		path, explicit := flagValue("config"), true
+		if path == "" {
+			path = ios.getenv("BROADCAST_CONFIG")
+		}
+		if path == "" {
+			path, explicit = config.DefaultPath(ios.getenv), false
+		}
+		cfg, err := config.Load(path, explicit)
+		if err != nil {
+			return nil, true
+		}
+		return cfg.ListOrder, true
+	case last == "history" || last == "resume":
+		dir := flagValue("state-dir")
+		if dir == "" {
+			dir = ios.getenv("BROADCAST_STATE_DIR")
+		}
+		if dir == "" {
+			dir = defaultStateDir(ios.getenv)
+		}
+		st, err := store.OpenForRead(dir, store.Options{})
+		if err != nil {
+			return nil, true
+		}
+		defer st.Close()
+		bs, _ := st.Broadcasts()
+		for _, b := range bs {
+			if last == "history" || b.State != store.StateFinished {
+				out = append(out, b.ID)
+			}
+		}
+		return out, true
+	}
+	return nil, false
 }

@@ -255,11 +255,7 @@ Examples:
   broadcast resume
   broadcast resume b7c1e0d2a9f4 --rate 2
   broadcast history      # find the ID of an unfinished broadcast`,
-		Flags: []cli.Flag{
-			&cli.IntFlag{Name: "concurrency", Usage: "sends in flight at once"},
-			&cli.Float64Flag{Name: "rate", Usage: "at most `R` messages per second, 0 for no limit"},
-			&cli.DurationFlag{Name: "max-flood-wait", Usage: "fail recipients instead of waiting longer than this"},
-		},
+		Flags: pacingFlags(),
 		Action: func(c *cli.Context) error {
 			g, err := loadGlobals(c, io)
 			if err != nil {

@@ -60,28 +60,35 @@ type sendOptions struct {
 	lockWait     time.Duration // --wait: how long to wait for another run's state dir
 }
 
-func sendFlags() []cli.Flag {
+// pacingFlags are the flags of every command that sends through the engine
+// (send, resume): how fast, and how long to sit out a flood wait.
+func pacingFlags() []cli.Flag {
 	return []cli.Flag{
+		&cli.IntFlag{Name: "concurrency", Usage: "sends in flight at once", DefaultText: fmt.Sprintf("%d, or send.concurrency", defaultConcurrency)},
+		&cli.Float64Flag{Name: "rate", Usage: "at most `R` messages per second, 0 for no limit", DefaultText: fmt.Sprintf("%g for users, %g for bots, or send.rate", defaultUserRate, defaultBotRate)},
+		&cli.DurationFlag{Name: "max-flood-wait", Usage: "fail recipients instead of waiting longer than this for Telegram's flood limit; 0 never waits", DefaultText: fmt.Sprintf("%s, or send.max_flood_wait", fmtDuration(fanout.DefaultMaxFloodWait))},
+	}
+}
+
+func sendFlags() []cli.Flag {
+	return append(pacingFlags(), []cli.Flag{
 		&cli.StringSliceFlag{Name: "to", Usage: "recipient `R` (repeatable; comma lists allowed): @name, t.me/name, +15551234567, a cached id, me"},
 		&cli.StringSliceFlag{Name: "list", Usage: "a list `NAME` from the config (repeatable)"},
 		&cli.StringFlag{Name: "to-file", Usage: "read recipients from `FILE`, one a line, # comments"},
 		&cli.StringFlag{Name: "message-file", Usage: "read the message from `FILE`"},
-		&cli.StringFlag{Name: "parse-mode", Usage: "plain, markdown or html (default plain, or send.parse_mode)"},
+		&cli.StringFlag{Name: "parse-mode", Usage: "plain, markdown or html", DefaultText: "plain, or send.parse_mode"},
 		&cli.BoolFlag{Name: "silent", Usage: "deliver without a notification sound"},
 		&cli.BoolFlag{Name: "no-preview", Usage: "do not show link previews"},
 		&cli.StringSliceFlag{Name: "attach", Usage: "attach `FILE` (repeatable: several go as one album); images go as photos, the rest as documents, the message as the caption"},
 		&cli.StringFlag{Name: "schedule", Usage: "deliver at `TIME`: RFC 3339 (2026-12-24T18:00:00+01:00) or from now (+1h30m); Telegram holds it, so this machine may be off"},
 		&cli.BoolFlag{Name: "template", Usage: "fill {first_name}, {last_name} and {username} for each recipient"},
 		&cli.BoolFlag{Name: "split", Usage: "send a text over Telegram's 4096-character limit as several messages"},
-		&cli.IntFlag{Name: "concurrency", Usage: "sends in flight at once (default 8, or send.concurrency)"},
-		&cli.Float64Flag{Name: "rate", Usage: "at most `R` messages per second, 0 for no limit (default 5 for users, 25 for bots)"},
-		&cli.DurationFlag{Name: "max-flood-wait", Usage: "fail recipients instead of waiting longer than this for Telegram's flood limit; 0 never waits (default 5m, or send.max_flood_wait)"},
-		&cli.DurationFlag{Name: "resend-after", Usage: "an identical command within this long of a finished one retries it instead of sending again; 0 always sends anew (default 1h, or send.resend_after)"},
+		&cli.DurationFlag{Name: "resend-after", Usage: "an identical command within this long of a finished one retries it instead of sending again; 0 always sends anew", DefaultText: fmt.Sprintf("%s, or send.resend_after", fmtDuration(delivery.DefaultResendAfter))},
 		&cli.GenericFlag{Name: "wait", Value: &waitFlag{}, Usage: "if another broadcast holds the state dir, wait for it (up to `DURATION` with --wait=DURATION) instead of failing"},
 		&cli.BoolFlag{Name: "dry-run", Usage: "check everything and show what would be sent, without connecting"},
 		&cli.StringFlag{Name: "id", Usage: "name the broadcast `ID` instead of deriving it (re-running it sends only to the rest)"},
 		&cli.BoolFlag{Name: "new", Usage: "start a new broadcast even if an identical one is unfinished"},
-	}
+	}...)
 }
 
 func sendCommand(io *streams) *cli.Command {
@@ -195,6 +202,18 @@ func sendOptionsFrom(c *cli.Context, g *globals, io *streams) (sendOptions, erro
 		return o, usagef("", "give the message either as an argument or with --message-file, not both")
 	}
 	return o, nil
+}
+
+// fmtDuration prints a default as people write it: 5m, not 5m0s.
+func fmtDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // extraArgs explains more than one argument: flags after the message are
