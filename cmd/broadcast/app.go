@@ -14,6 +14,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
+
+	"github.com/broadcast-cli/broadcast/internal/telegram"
 )
 
 // streams are the process's inputs and outputs, injected so every command
@@ -121,7 +123,7 @@ func globalFlags() []cli.Flag {
 		&cli.StringFlag{Name: "server-key", Usage: "the custom server's RSA public key, PEM `FILE` (env BROADCAST_SERVER_KEY)"},
 		&cli.IntFlag{Name: "dc", Usage: "DC id of the custom server (env BROADCAST_DC; default 2)"},
 		&cli.BoolFlag{Name: "test-dc", Usage: "use Telegram's test servers (env BROADCAST_TEST_DC)"},
-		&cli.DurationFlag{Name: "timeout", Usage: "how long to wait for the server to answer when connecting (env BROADCAST_TIMEOUT)", Value: 30 * time.Second},
+		&cli.DurationFlag{Name: "timeout", Usage: "how long to wait for the server to answer when connecting (env BROADCAST_TIMEOUT)", DefaultText: fmtDuration(telegram.DefaultConnectTimeout)},
 		&cli.StringFlag{Name: "proxy", Usage: "connect through a SOCKS5 proxy, socks5://user:pass@host:port, or an MTProxy `URL`, tg://proxy?server=HOST&port=PORT&secret=HEX (env BROADCAST_PROXY)"},
 	}
 	// Output flags come from outputFlags, added to the app and every command.

@@ -136,8 +136,12 @@ func classify(err error) (int, string) {
 		return exitAuth, "run `broadcast login` to replace it"
 	case errors.Is(err, telegram.ErrSessionRevoked):
 		return exitAuth, "the server ended this session: run `broadcast login` again"
-	case errors.Is(err, telegram.ErrBadCode), errors.Is(err, telegram.ErrBadPassword), errors.Is(err, telegram.ErrBadBotToken),
-		errors.Is(err, telegram.ErrBadPhone), errors.Is(err, telegram.ErrCodeExpired):
+	case errors.Is(err, telegram.ErrBadPhone):
+		// Input, not the session: exit 2 as for any bad argument.
+		return exitUsage, "give the number in international form, e.g. --phone +15551234567"
+	case errors.Is(err, telegram.ErrBadBotToken):
+		return exitUsage, "a bot token looks like 123456:ABC-DEF…, from @BotFather"
+	case errors.Is(err, telegram.ErrBadCode), errors.Is(err, telegram.ErrBadPassword), errors.Is(err, telegram.ErrCodeExpired):
 		return exitAuth, "run `broadcast login` again"
 	case errors.Is(err, telegram.ErrNeedsSignUp):
 		return exitAuth, "create the account in a Telegram app first, then log in here"

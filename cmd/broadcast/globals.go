@@ -92,13 +92,16 @@ func loadGlobals(c *cli.Context, io *streams) (*globals, error) {
 		}
 	}
 	g.testDC = flagBool(c, "test-dc") || truthy(io.getenv("BROADCAST_TEST_DC"))
-	g.timeout = 30 * time.Second
-	if d := c.Duration("timeout"); c.IsSet("timeout") {
+	g.timeout = telegram.DefaultConnectTimeout
+	if d, set := durationFlag(c, "timeout"); set {
 		g.timeout = d
 	} else if v := io.getenv("BROADCAST_TIMEOUT"); v != "" {
 		if g.timeout, err = time.ParseDuration(v); err != nil {
 			return nil, usagef("", "BROADCAST_TIMEOUT=%q is not a duration like 30s", v)
 		}
+	}
+	if g.timeout <= 0 {
+		return nil, usagef("e.g. --timeout 30s", "--timeout must be more than zero, got %s", g.timeout)
 	}
 	if raw := str(c, "proxy", io.getenv("BROADCAST_PROXY")); raw != "" {
 		if g.proxy, err = telegram.ParseProxy(raw); err != nil {
@@ -123,6 +126,16 @@ func str(c *cli.Context, flag, env string) string {
 		}
 	}
 	return env
+}
+
+// durationFlag reads a duration flag given before or after the command name.
+func durationFlag(c *cli.Context, flag string) (time.Duration, bool) {
+	for _, cc := range c.Lineage() {
+		if cc.IsSet(flag) {
+			return cc.Duration(flag), true
+		}
+	}
+	return 0, false
 }
 
 func intOpt(c *cli.Context, flag, env, envName string, fallback int) (int, error) {

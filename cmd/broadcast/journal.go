@@ -261,6 +261,9 @@ Examples:
 			if err != nil {
 				return err
 			}
+			if c.NArg() > 1 {
+				return usagef("`broadcast history` lists the ids", "resume takes one broadcast ID, got %d arguments", c.NArg())
+			}
 			o, err := sendOptionsFrom(c, g, io)
 			if err != nil {
 				return err
