@@ -133,7 +133,8 @@ func outputFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.BoolFlag{Name: "json", Usage: "JSON Lines on stdout instead of text"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only errors and the summary"},
-		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log what happens on stderr"},
+		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log the tool's own decisions on stderr: connecting, resuming, skipping"},
+		&cli.BoolFlag{Name: "vv", Usage: "as -v, and gotd's debug log of the protocol too"},
 	}
 }
 
@@ -381,6 +382,15 @@ func flagBool(c *cli.Context, name string) bool {
 		}
 	}
 	return false
+}
+
+// gotdLogger is gotd's log: silent unless -vv, because its warnings (a
+// reconnect, a retry) are the tool's business to report in its own words.
+func gotdLogger(io *streams, vv bool) *slog.Logger {
+	if !vv {
+		return slog.New(slog.DiscardHandler)
+	}
+	return slog.New(slog.NewTextHandler(io.err, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 // newLogger logs to stderr at warn level, debug with -v, never to stdout.

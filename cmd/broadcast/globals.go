@@ -35,7 +35,8 @@ type globals struct {
 	proxy     *telegram.Proxy // nil: connect directly
 
 	json, quiet, verbose bool
-	log                  *slog.Logger
+	log                  *slog.Logger // the tool's own decisions (-v)
+	gotdLog              *slog.Logger // gotd's protocol log (-vv)
 }
 
 // loadGlobals resolves the global options of one invocation.
@@ -44,9 +45,10 @@ func loadGlobals(c *cli.Context, io *streams) (*globals, error) {
 		io:      io,
 		json:    flagBool(c, "json"),
 		quiet:   flagBool(c, "quiet"),
-		verbose: flagBool(c, "verbose"),
+		verbose: flagBool(c, "verbose") || flagBool(c, "vv"),
 	}
 	g.log = newLogger(io, g.verbose, g.quiet)
+	g.gotdLog = gotdLogger(io, flagBool(c, "vv"))
 
 	cfgPath, explicit := str(c, "config", io.getenv("BROADCAST_CONFIG")), true
 	if cfgPath == "" {
@@ -263,7 +265,7 @@ func (g *globals) clientOptions() telegram.Options {
 		TestDC:         g.testDC,
 		Dial:           g.proxy.Dial(),     // SOCKS5
 		Resolver:       g.proxy.Resolver(), // MTProxy
-		Logger:         g.log,
+		Logger:         g.gotdLog,
 		ConnectTimeout: g.timeout,
 	}
 }

@@ -496,6 +496,7 @@ func deliver(ctx context.Context, g *globals, o sendOptions, spec delivery.Spec,
 		time.AfterFunc(inFlightGrace, cancelClient)
 	})()
 
+	g.log.Debug("connecting", "server", client.ServerName(), "timeout", g.timeout)
 	var (
 		plan   delivery.Plan
 		began  bool
@@ -506,10 +507,13 @@ func deliver(ctx context.Context, g *globals, o sendOptions, spec delivery.Spec,
 		if ctx.Err() != nil {
 			return context.Cause(ctx)
 		}
+		g.log.Debug("connected")
 		if plan, err = begin(g, st, acct, o, spec, keys, resume); err != nil {
 			return err
 		}
 		began = true
+		g.log.Debug("broadcast", "id", plan.Broadcast.ID, "resumed", plan.Resumed, "was_finished", plan.WasFinished,
+			"recipients", len(rs), "rate", o.effectiveRate(acct.Bot), "concurrency", o.concurrency)
 		announce(g, st, plan)
 		// Attachments are uploaded once, before the first send.
 		if err := client.Upload(cctx, msg); err != nil {
@@ -523,6 +527,9 @@ func deliver(ctx context.Context, g *globals, o sendOptions, spec delivery.Spec,
 			MaxFloodWait: o.maxFloodWait,
 			OnResult:     rep.result,
 			OnWait:       rep.wait,
+			OnRetry: func(t fanout.Target, attempt int, err error, after time.Duration) {
+				g.log.Debug("retry", "recipient", t.Recipient, "attempt", attempt, "after", after.Round(time.Millisecond), "err", err)
+			},
 		})
 		return nil
 	})

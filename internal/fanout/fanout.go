@@ -110,6 +110,10 @@ type Options struct {
 	// OnWait is called when the flood gate closes or its closing is
 	// extended, never concurrently with itself or OnResult. It may be nil.
 	OnWait func(WaitEvent)
+	// OnRetry is called before a target is retried after a temporary
+	// error, with the error and the backoff; it may be called concurrently.
+	// It may be nil.
+	OnRetry func(t Target, attempt int, err error, after time.Duration)
 }
 
 // Defaults for the zero values of Options.
@@ -200,6 +204,7 @@ type run struct {
 	retryFor     time.Duration
 	onResult     func(Result)
 	onWait       func(WaitEvent)
+	onRetry      func(Target, int, error, time.Duration)
 
 	mu         sync.Mutex // serialises the callbacks and guards the counts below
 	sum        Summary
@@ -218,6 +223,7 @@ func newRun(ctx context.Context, s Sender, opts Options) *run {
 		retryFor:     opts.RetryFor,
 		onResult:     opts.OnResult,
 		onWait:       opts.OnWait,
+		onRetry:      opts.OnRetry,
 	}
 	switch {
 	case r.maxFloodWait == NeverWait:
@@ -315,6 +321,9 @@ func (r *run) send(t Target) {
 			}
 			d := min(jitter(backoff), r.retryFor-used)
 			backoff = min(2*backoff, maxBackoff)
+			if r.onRetry != nil {
+				r.onRetry(t, res.Attempts, err, d)
+			}
 			if sleep(r.stopCtx, d) != nil {
 				r.abandon(res, start, err)
 				return
