@@ -110,8 +110,13 @@ func classify(err error) (int, string) {
 		return exitUsage, "fix the config file, or see config.example.yaml for every key"
 	case errors.As(err, &recErr):
 		return exitUsage, "recipients are @username, t.me/username, +15551234567, a cached numeric id, or me"
+	case errors.As(err, &tooLong) && tooLong.Caption:
+		// --split does not go with --attach: do not suggest it.
+		return exitUsage, "shorten the caption, or send the text as a message of its own and the file without it"
 	case errors.As(err, &tooLong):
 		return exitUsage, "shorten the message, or add --split to send it as several messages"
+	case errors.As(err, new(*telegram.EntityTooLongError)):
+		return exitUsage, "shorten that formatted passage or remove its formatting; --split cuts only outside formatting"
 	case errors.As(err, &markup):
 		return exitUsage, "fix the markup, or send it as it is with --parse-mode plain"
 	case errors.As(err, new(*telegram.TemplateError)):

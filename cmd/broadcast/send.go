@@ -671,18 +671,59 @@ func digests(paths []string) ([]delivery.Attachment, error) {
 	return out, nil
 }
 
+// dryRunPreviews is how many recipients a --template dry run shows filled.
+const dryRunPreviews = 3
+
 func dryRun(g *globals, st *store.Store, id string, rs []recipient.Recipient, msg *telegram.Message) error {
 	keys := make([]string, 0, len(rs))
 	for _, r := range rs { // recipients() already merged names written twice
 		keys = append(keys, r.Input)
 	}
 	sort.Strings(keys)
+	previews := templatePreviews(st, rs, msg)
 	if g.json {
 		return writeJSON(g.io.out, map[string]any{"dry_run": map[string]any{
 			"broadcast_id": id, "recipients": keys, "text": msg.Text(), "parse_mode": msg.Content.ParseMode,
+			"previews": previews,
 		}})
 	}
 	fmt.Fprintf(g.io.out, "would send broadcast %s to %d recipients: %s\n", id, len(keys), strings.Join(keys, ", "))
 	fmt.Fprintf(g.io.out, "message (%d characters): %s\n", telegram.Length(msg.Text()), msg.Text())
+	for _, p := range previews {
+		fmt.Fprintf(g.io.out, "for %s: %s\n", p.Recipient, p.Text)
+	}
+	if n := len(rs) - len(previews); len(previews) > 0 && n > 0 {
+		fmt.Fprintf(g.io.out, "(and %d more, each filled from their own profile)\n", n)
+	}
 	return nil
+}
+
+// preview is a --template message as one recipient will get it.
+type filledPreview struct {
+	Recipient string `json:"recipient"`
+	Text      string `json:"text"`
+}
+
+// templatePreviews fills a --template for the first few recipients from the
+// peer cache: a dry run makes no network call, so a name not resolved yet
+// says so instead of showing blanks.
+func templatePreviews(st *store.Store, rs []recipient.Recipient, msg *telegram.Message) []filledPreview {
+	if !msg.Content.Template {
+		return nil
+	}
+	var out []filledPreview
+	for _, r := range rs[:min(len(rs), dryRunPreviews)] {
+		p, ok, err := st.LookupPeer(r.Key)
+		if err != nil || !ok {
+			out = append(out, filledPreview{Recipient: r.Input, Text: "(filled when sent: not resolved yet)"})
+			continue
+		}
+		parts, err := msg.Fill(p.FirstName, p.LastName, p.Username)
+		if err != nil {
+			out = append(out, filledPreview{Recipient: r.Input, Text: "(cannot be sent: " + err.Error() + ")"})
+			continue
+		}
+		out = append(out, filledPreview{Recipient: r.Input, Text: strings.Join(parts, "\n---\n")})
+	}
+	return out
 }
