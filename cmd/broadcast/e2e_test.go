@@ -316,6 +316,28 @@ func TestSigtermThenResume(t *testing.T) {
 	if !strings.Contains(out.String(), "broadcast resume") {
 		t.Errorf("no resume hint:\n%s", out.String())
 	}
+	// A send on the wire at the signal is finished or pending, never
+	// "failed": it may well have been delivered.
+	results, sum := parseLines(t, out.String())
+	for _, r := range results {
+		if r.Status == "failed" {
+			t.Errorf("%s reported failed after SIGTERM: %+v", r.Recipient, r)
+		}
+	}
+	if sum == nil {
+		t.Fatalf("no summary after SIGTERM:\n%s", out.String())
+	}
+	// history ID lists every recipient, also those not reached yet.
+	hist, code := e.run("history", sum.Summary.BroadcastID)
+	if code != 0 {
+		t.Fatalf("history: exit %d\n%s", code, hist)
+	}
+	if lines := strings.Count(hist, "@friend"); lines != n {
+		t.Errorf("history lists %d recipients, want %d:\n%s", lines, n, tail(hist))
+	}
+	if !strings.Contains(hist, "not sent @friend") {
+		t.Errorf("history shows no recipient as not sent:\n%s", tail(hist))
+	}
 	res, code := e.run("resume", "--json", "--rate", "0")
 	if code != 0 {
 		t.Fatalf("resume: exit %d\n%s", code, tail(res))

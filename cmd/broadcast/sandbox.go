@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -29,6 +30,9 @@ func sandboxCommand(io *streams) *cli.Command {
 		Description: `Runs in the foreground until Ctrl-C. Writes DIR/server.pem (its public key),
 DIR/config.yaml (a config that points broadcast at it, with a default list of
 three friends) and DIR/inbox.jsonl (every message delivered, one JSON a line).
+DIR also keeps its key, address, accounts and logins (server.key,
+sandbox.json): run it again on the same --dir and logins made against it still
+work. An --addr with a port other than 0 moves it.
 
 Examples:
   broadcast sandbox --dir /tmp/sb
@@ -102,15 +106,11 @@ func runSandbox(ctx context.Context, g *globals, dir string, opts sandbox.Option
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return &hinted{err: fmt.Errorf("sandbox dir: %w", err), hint: "choose a writable --dir"}
 	}
-	inbox, err := os.OpenFile(filepath.Join(dir, "inbox.jsonl"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return &hinted{err: fmt.Errorf("sandbox dir: %w", err), hint: "choose a writable --dir"}
-	}
-	defer inbox.Close()
-	opts.InboxLog = inbox
+	// The sandbox keeps its key, address, logins and inbox.jsonl in dir.
+	opts.StateDir = dir
 	srv, err := sandbox.Start(opts)
 	if err != nil {
-		return &hinted{err: fmt.Errorf("sandbox: %w", err), hint: "pick another --addr, or 127.0.0.1:0 for any free port"}
+		return &hinted{err: fmt.Errorf("sandbox: %w", err), hint: sandboxStartHint(err)}
 	}
 	defer srv.Close()
 	files, err := writeSandboxFiles(srv, dir)
@@ -119,12 +119,16 @@ func runSandbox(ctx context.Context, g *globals, dir string, opts sandbox.Option
 	}
 	if g.json {
 		if err := writeJSON(g.io.out, map[string]any{"addr": srv.Addr(), "dc": srv.DC(), "users": len(srv.Friends()),
-			"key_file": files.key, "config": files.config, "inbox_log": inbox.Name(), "bot_token": sandboxBotToken,
-			"login_code": sandbox.LoginCode}); err != nil {
+			"key_file": files.key, "config": files.config, "inbox_log": srv.InboxPath(), "bot_token": sandboxBotToken,
+			"login_code": sandbox.LoginCode, "resumed": srv.Resumed()}); err != nil {
 			return err
 		}
 	} else {
-		fmt.Fprintf(g.io.out, `sandbox: MTProto server on %s (DC %d) with %d friends, @friend1 … @friend%d
+		resumed := ""
+		if srv.Resumed() {
+			resumed = "\n  resumed: the previous run's key, address, accounts and logins from " + dir
+		}
+		fmt.Fprintf(g.io.out, `sandbox: MTProto server on %s (DC %d) with %d friends, @friend1 … @friend%d%s
   key:     %s
   config:  %s
   inboxes: %s
@@ -133,7 +137,7 @@ try it in another shell:
   broadcast login --bot-token %s     # or: echo %s | broadcast login --phone +15550000000
   broadcast "I bought a car!"
 Ctrl-C stops the server.
-`, srv.Addr(), srv.DC(), len(srv.Friends()), len(srv.Friends()), files.key, files.config, inbox.Name(),
+`, srv.Addr(), srv.DC(), len(srv.Friends()), len(srv.Friends()), resumed, files.key, files.config, srv.InboxPath(),
 			files.config, filepath.Join(dir, "state"), sandboxBotToken, sandbox.LoginCode)
 	}
 	<-ctx.Done()
@@ -147,6 +151,19 @@ Ctrl-C stops the server.
 	}
 	// Stopping on Ctrl-C is this command's normal end.
 	return nil
+}
+
+// sandboxStartHint says what to do when the sandbox cannot start.
+func sandboxStartHint(err error) string {
+	var op *net.OpError
+	switch {
+	case errors.Is(err, sandbox.ErrSavedAddr):
+		return "is another sandbox running on this --dir? stop it, or pass --addr to move this one (config.yaml follows)"
+	case errors.As(err, &op) && op.Op == "listen":
+		return "pick another --addr, or 127.0.0.1:0 for any free port"
+	default:
+		return "choose a writable --dir, or an empty one to start afresh"
+	}
 }
 
 type sandboxFiles struct{ key, config string }

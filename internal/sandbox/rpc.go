@@ -32,6 +32,9 @@ type method struct {
 	auth bool
 	// send: subject to lost-answer injection.
 	send bool
+	// state: changes what a persistent server keeps (logins, accounts,
+	// ids), so the state is saved before the answer goes out.
+	state bool
 }
 
 var methods = map[uint32]method{
@@ -40,17 +43,17 @@ var methods = map[uint32]method{
 	tg.UsersGetUsersRequestTypeID:              {name: "users.getUsers", fn: (*Server).usersGetUsers, auth: true},
 	tg.UsersGetFullUserRequestTypeID:           {name: "users.getFullUser", fn: (*Server).usersGetFullUser, auth: true},
 	tg.AuthSendCodeRequestTypeID:               {name: "auth.sendCode", fn: (*Server).authSendCode},
-	tg.AuthSignInRequestTypeID:                 {name: "auth.signIn", fn: (*Server).authSignIn},
+	tg.AuthSignInRequestTypeID:                 {name: "auth.signIn", fn: (*Server).authSignIn, state: true},
 	tg.AccountGetPasswordRequestTypeID:         {name: "account.getPassword", fn: (*Server).accountGetPassword},
-	tg.AuthCheckPasswordRequestTypeID:          {name: "auth.checkPassword", fn: (*Server).authCheckPassword},
-	tg.AuthImportBotAuthorizationRequestTypeID: {name: "auth.importBotAuthorization", fn: (*Server).authImportBot},
-	tg.AuthLogOutRequestTypeID:                 {name: "auth.logOut", fn: (*Server).authLogOut, auth: true},
+	tg.AuthCheckPasswordRequestTypeID:          {name: "auth.checkPassword", fn: (*Server).authCheckPassword, state: true},
+	tg.AuthImportBotAuthorizationRequestTypeID: {name: "auth.importBotAuthorization", fn: (*Server).authImportBot, state: true},
+	tg.AuthLogOutRequestTypeID:                 {name: "auth.logOut", fn: (*Server).authLogOut, auth: true, state: true},
 	tg.ContactsResolveUsernameRequestTypeID:    {name: "contacts.resolveUsername", fn: (*Server).resolveUsername, auth: true},
 	tg.ContactsResolvePhoneRequestTypeID:       {name: "contacts.resolvePhone", fn: (*Server).resolvePhone, auth: true},
 	tg.MessagesSendMessageRequestTypeID:        {name: "messages.sendMessage", fn: (*Server).sendMessage, auth: true, send: true},
 	tg.MessagesSendMediaRequestTypeID:          {name: "messages.sendMedia", fn: (*Server).sendMedia, auth: true, send: true},
 	tg.MessagesSendMultiMediaRequestTypeID:     {name: "messages.sendMultiMedia", fn: (*Server).sendMultiMedia, auth: true, send: true},
-	tg.MessagesUploadMediaRequestTypeID:        {name: "messages.uploadMedia", fn: (*Server).uploadMedia, auth: true},
+	tg.MessagesUploadMediaRequestTypeID:        {name: "messages.uploadMedia", fn: (*Server).uploadMedia, auth: true, state: true},
 	tg.UploadSaveFilePartRequestTypeID:         {name: "upload.saveFilePart", fn: (*Server).saveFilePart, auth: true},
 	tg.UploadSaveBigFilePartRequestTypeID:      {name: "upload.saveBigFilePart", fn: (*Server).saveBigFilePart, auth: true},
 	tg.HelpGetNearestDCRequestTypeID:           {name: "help.getNearestDc", fn: (*Server).helpGetNearestDC},
@@ -86,6 +89,8 @@ func (s *Server) onMessage(srv *tgtest.Server, req *tgtest.Request) error {
 	if err != nil {
 		return err
 	}
+	// A persistent server keeps every auth key from its first message on.
+	s.noteKey(req.Session.AuthKey)
 	if serviceMessages[id] {
 		return nil
 	}
@@ -109,12 +114,44 @@ func (s *Server) onMessage(srv *tgtest.Server, req *tgtest.Request) error {
 		key: req.Session.AuthKey.ID,
 	}
 	c.req.Buf = c.buf
+	if !s.begin(c) {
+		// gotd resends a request that is not answered within its retry
+		// interval, with the same msg_id; like Telegram, answer it once.
+		return nil
+	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
+		defer s.end(c)
 		s.serve(m, c)
 	}()
 	return nil
+}
+
+// flightKey names a request: msg_ids are unique per auth key.
+type flightKey struct {
+	key   [8]byte
+	msgID int64
+}
+
+// begin marks c as being answered; false if it already is.
+func (s *Server) begin(c *call) bool {
+	k := flightKey{key: c.key, msgID: c.req.MsgID}
+	s.flightMu.Lock()
+	defer s.flightMu.Unlock()
+	if _, dup := s.inFlight[k]; dup {
+		return false
+	}
+	s.inFlight[k] = struct{}{}
+	return true
+}
+
+// end unmarks c: a later copy of it (gotd's resend of an answer it lost) is
+// answered again, as the random_id dedupe expects.
+func (s *Server) end(c *call) {
+	s.flightMu.Lock()
+	delete(s.inFlight, flightKey{key: c.key, msgID: c.req.MsgID})
+	s.flightMu.Unlock()
 }
 
 func (s *Server) serve(m method, c *call) {
@@ -145,10 +182,16 @@ func (s *Server) serve(m method, c *call) {
 		_ = s.srv.SendAck(s.ctx, c.req.Session, c.req.MsgID)
 	}
 	res, err := m.fn(s, c)
+	if m.state {
+		// Before the answer: a client told it is logged in must stay so
+		// after a restart.
+		s.saveOrWarn()
+	}
 	if drop {
 		w.mu.Lock()
 		w.dropped++
 		w.mu.Unlock()
+		s.end(c) // before the client can reconnect and resend it
 		s.srv.ForceDisconnect(c.req.Session)
 		return
 	}

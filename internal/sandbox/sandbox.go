@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	mrand "math/rand/v2"
 	"net"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -28,8 +29,10 @@ import (
 // a random loopback port with ten friends and no faults.
 type Options struct {
 	// Addr to listen on; default "127.0.0.1:0". Only loopback makes sense.
+	// With StateDir, a port of 0 means the port a previous run kept.
 	Addr string
-	// DC is the id this server answers as; default 2.
+	// DC is the id this server answers as; default 2 (with StateDir, the
+	// previous run's).
 	DC int
 	// Users is the number of friends (friend1 … friendN); default 10.
 	Users int
@@ -65,11 +68,20 @@ type Options struct {
 	// Seed makes fault injection repeatable; 0 picks a random seed.
 	Seed uint64
 
-	// Key is the server's RSA key; generated when nil.
+	// Key is the server's RSA key; when nil, the one kept in StateDir or a
+	// new one.
 	Key *rsa.PrivateKey
+	// StateDir, when set, makes the server persistent: it keeps its RSA
+	// key, address, DC, the accounts logins created, every auth key and the
+	// account it is logged in as, and the inboxes in this directory (see
+	// KeyFile, StateFile, InboxFile), and a later Start on the same
+	// directory resumes them, so a client's login survives a restart.
+	// Without it everything lives in memory and dies with the server.
+	StateDir string
 	// Logger receives the server's logs; none when nil.
 	Logger *slog.Logger
-	// InboxLog, when set, receives every delivered message as a JSON line.
+	// InboxLog, when set, receives every delivered message as a JSON line
+	// (with StateDir, as well as StateDir's InboxFile).
 	InboxLog io.Writer
 }
 
@@ -133,14 +145,34 @@ type Server struct {
 	wg     sync.WaitGroup
 	served chan error
 
-	world *world
+	flightMu sync.Mutex
+	inFlight map[flightKey]struct{} // requests being answered
+
+	world   *world
+	persist *persister // nil without Options.StateDir
+	resumed bool
 }
 
 // Start generates a key if needed, listens and serves in the background
-// until Close.
+// until Close. With Options.StateDir it first resumes what a previous run
+// kept there.
 func Start(opts Options) (*Server, error) {
 	if opts.Addr == "" {
 		opts.Addr = "127.0.0.1:0"
+	}
+	var prev *loaded
+	keptAddr := false
+	if opts.StateDir != "" {
+		var err error
+		if prev, err = loadDir(opts.StateDir); err != nil {
+			return nil, err
+		}
+		if prev.state != nil {
+			opts.Addr, keptAddr = savedAddr(opts.Addr, prev.state)
+			if opts.DC == 0 {
+				opts.DC = prev.state.DC
+			}
+		}
 	}
 	if opts.DC == 0 {
 		opts.DC = 2
@@ -170,31 +202,62 @@ func Start(opts Options) (*Server, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	key := opts.Key
+	writeKey := key != nil && opts.StateDir != "" && (prev.key == nil || !prev.key.Equal(key))
+	if key == nil && prev != nil && prev.key != nil {
+		key = prev.key
+	}
 	if key == nil {
 		var err error
 		if key, err = rsa.GenerateKey(rand.Reader, crypto.RSAKeyBits); err != nil {
 			return nil, fmt.Errorf("generate server key: %w", err)
 		}
+		writeKey = opts.StateDir != ""
 	}
 	w, err := newWorld(opts)
 	if err != nil {
 		return nil, err
 	}
+	var authKeys map[[8]byte]crypto.Key
+	if opts.StateDir != "" {
+		w.keys = map[[8]byte]crypto.Key{}
+		if prev.state != nil {
+			var notes []string
+			authKeys, notes = w.restore(prev.state)
+			for _, n := range notes {
+				log.Warn("sandbox state: " + n)
+			}
+		}
+		n, bad, err := w.replayInbox(opts.StateDir)
+		if err != nil {
+			return nil, fmt.Errorf("state dir: %s: %w", InboxFile, err)
+		}
+		if bad > 0 {
+			log.Warn("sandbox state: unreadable inbox lines skipped", "file", InboxFile, "lines", bad)
+		}
+		if prev.state != nil || n > 0 {
+			log.Info("sandbox state resumed", "dir", opts.StateDir, "auth_keys", len(authKeys), "logins", len(w.sessions), "messages", n)
+		}
+	}
 
 	l, err := net.Listen("tcp", opts.Addr)
 	if err != nil {
+		if keptAddr {
+			return nil, fmt.Errorf("listen on %s, kept in %s from the previous run: %w: %w", opts.Addr,
+				filepath.Join(opts.StateDir, StateFile), ErrSavedAddr, err)
+		}
 		return nil, fmt.Errorf("listen on %s: %w", opts.Addr, err)
 	}
 	s := &Server{
-		opts:   opts,
-		key:    key,
-		ln:     newHeaderListener(l),
-		addr:   l.Addr().(*net.TCPAddr),
-		log:    log,
-		served: make(chan error, 1),
-		world:  w,
+		opts:     opts,
+		key:      key,
+		ln:       newHeaderListener(l),
+		addr:     l.Addr().(*net.TCPAddr),
+		log:      log,
+		served:   make(chan error, 1),
+		world:    w,
+		inFlight: map[flightKey]struct{}{},
+		resumed:  prev != nil && prev.state != nil,
 	}
-	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.srv = tgtest.NewServer(exchange.PrivateKey{RSA: key}, tgtest.UnpackInvoke(tgtest.HandlerFunc(s.onMessage)), tgtest.ServerOptions{
 		DC:     opts.DC,
 		Logger: logslog.New(log),
@@ -202,6 +265,13 @@ func Start(opts Options) (*Server, error) {
 		ReadTimeout:  10 * time.Minute,
 		WriteTimeout: 30 * time.Second,
 	})
+	if opts.StateDir != "" {
+		if err := s.startPersist(key, writeKey, authKeys); err != nil {
+			_ = s.ln.Close()
+			return nil, err
+		}
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	go func() {
 		s.served <- s.srv.Serve(s.ctx, transport.Listen(s.ln))
 	}()
@@ -215,6 +285,19 @@ func (s *Server) Close() error {
 	err := <-s.served
 	s.served <- err // later Close calls return at once
 	s.wg.Wait()
+	if s.persist != nil {
+		s.persist.mu.Lock()
+		if s.persist.inbox != nil {
+			s.world.mu.Lock()
+			if cerr := s.persist.inbox.Close(); cerr != nil && err == nil {
+				err = cerr
+			}
+			s.persist.inbox = nil
+			s.world.inboxLog = s.opts.InboxLog
+			s.world.mu.Unlock()
+		}
+		s.persist.mu.Unlock()
+	}
 	if errors.Is(err, context.Canceled) {
 		err = nil
 	}
@@ -226,6 +309,19 @@ func (s *Server) Addr() string { return s.addr.String() }
 
 // DC is the DC id the server answers as.
 func (s *Server) DC() int { return s.opts.DC }
+
+// Resumed reports whether Start found a previous run's state in
+// Options.StateDir.
+func (s *Server) Resumed() bool { return s.resumed }
+
+// InboxPath is the inbox log a persistent server appends to; "" without
+// Options.StateDir.
+func (s *Server) InboxPath() string {
+	if s.persist == nil {
+		return ""
+	}
+	return filepath.Join(s.persist.dir, InboxFile)
+}
 
 // PublicKeyPEM is the server's RSA public key as a PKCS#1 "RSA PUBLIC KEY" block.
 func (s *Server) PublicKeyPEM() []byte {
@@ -266,7 +362,9 @@ func (s *Server) Inbox(name string) []Message {
 	return append([]Message(nil), s.world.inbox[u.ID]...)
 }
 
-// Delivered is the number of messages delivered to all inboxes.
+// Delivered is the number of messages this server delivered, to all
+// inboxes; those a persistent server restored from a previous run are not
+// counted.
 func (s *Server) Delivered() int {
 	s.world.mu.Lock()
 	defer s.world.mu.Unlock()
@@ -274,7 +372,7 @@ func (s *Server) Delivered() int {
 	for _, m := range s.world.inbox {
 		n += len(m)
 	}
-	return n
+	return n - s.world.restored
 }
 
 // Calls returns how many times a method (TL name, e.g.
@@ -368,6 +466,12 @@ type world struct {
 	dropped       int
 	nextID        int64
 	inboxLog      io.Writer
+
+	// keys holds every auth key seen, for a persistent server only (nil
+	// otherwise): tgtest keeps its own copy in memory.
+	keys map[[8]byte]crypto.Key
+	// restored counts the inbox messages read back from a previous run.
+	restored int
 }
 
 // account is per-sender state: message ids, sent random_ids, rate bucket.

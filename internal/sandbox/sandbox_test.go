@@ -39,6 +39,11 @@ func start(t *testing.T, opts Options) *Server {
 // reaches a custom server: address, DC id and the PEM public key.
 func client(t *testing.T, s *Server, storage telegram.SessionStorage) *telegram.Client {
 	t.Helper()
+	return telegram.NewClient(telegram.TestAppID, telegram.TestAppHash, clientOptions(t, s, storage))
+}
+
+func clientOptions(t *testing.T, s *Server, storage telegram.SessionStorage) telegram.Options {
+	t.Helper()
 	keys, err := crypto.ParseRSAPublicKeys(s.PublicKeyPEM())
 	if err != nil {
 		t.Fatal(err)
@@ -49,7 +54,7 @@ func client(t *testing.T, s *Server, storage telegram.SessionStorage) *telegram.
 	if storage == nil {
 		storage = &session.StorageMemory{}
 	}
-	return telegram.NewClient(telegram.TestAppID, telegram.TestAppHash, telegram.Options{
+	return telegram.Options{
 		PublicKeys:     []telegram.PublicKey{{RSA: keys[0]}},
 		DC:             s.DC(),
 		DCList:         dcs.List{Options: []tg.DCOption{{ID: s.DC(), IPAddress: host, Port: p}}},
@@ -57,7 +62,7 @@ func client(t *testing.T, s *Server, storage telegram.SessionStorage) *telegram.
 		NoUpdates:      true,
 		RetryInterval:  50 * time.Millisecond,
 		MaxRetries:     20,
-	})
+	}
 }
 
 // run runs f inside a connected client, with a deadline.

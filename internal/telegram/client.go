@@ -41,9 +41,18 @@ type Options struct {
 	Store *store.Store
 	// Logger receives gotd's logs.
 	Logger *slog.Logger
-	// ConnectTimeout bounds the time to connect; default 30 s.
+	// ConnectTimeout bounds the time to connect: from Run's start until the
+	// server has answered the first request and the callback starts. Zero
+	// means DefaultConnectTimeout; New refuses a negative one.
 	ConnectTimeout time.Duration
 }
+
+// DefaultConnectTimeout is Options.ConnectTimeout when it is zero.
+const DefaultConnectTimeout = 30 * time.Second
+
+// shutdownGrace is how long Run waits, once connecting has failed, for gotd
+// to shut down before it returns anyway (gotd then finishes on its own).
+const shutdownGrace = 500 * time.Millisecond
 
 // Errors a caller branches on.
 var (
@@ -55,6 +64,8 @@ var (
 	ErrSessionRevoked = errors.New("the session is no longer valid")
 	// ErrBadServerKey: the --server-key file holds no usable RSA public key.
 	ErrBadServerKey = errors.New("no RSA public key found")
+	// ErrNegativeTimeout: Options.ConnectTimeout is below zero.
+	ErrNegativeTimeout = errors.New("the connect timeout is negative")
 )
 
 // ConnectError: the server could not be reached in time. Err is the last
@@ -88,8 +99,11 @@ func New(opts Options) (*Client, error) {
 	if opts.APIID == 0 || opts.APIHash == "" {
 		return nil, ErrNoCredentials
 	}
-	if opts.ConnectTimeout == 0 {
-		opts.ConnectTimeout = 30 * time.Second
+	switch {
+	case opts.ConnectTimeout < 0:
+		return nil, fmt.Errorf("%w: %s", ErrNegativeTimeout, opts.ConnectTimeout)
+	case opts.ConnectTimeout == 0:
+		opts.ConnectTimeout = DefaultConnectTimeout
 	}
 	logger := opts.Logger
 	if logger == nil {
@@ -146,6 +160,7 @@ func New(opts Options) (*Client, error) {
 	}
 	watch := &connWatch{}
 	to.Resolver = watchedResolver{r: to.Resolver, w: watch}
+	to.ReconnectionBackoff = watch.newBackoff
 	raw := telegram.NewClient(opts.APIID, opts.APIHash, to)
 	return &Client{opts: opts, raw: raw, api: raw.API(), watch: watch}, nil
 }
@@ -154,45 +169,65 @@ func New(opts Options) (*Client, error) {
 func (c *Client) API() *tg.Client { return c.api }
 
 // Run connects and calls f; it returns when f does. Connecting is bounded by
-// ConnectTimeout: gotd itself would retry an unreachable server forever.
+// ConnectTimeout, hard: when the server has not answered by then, Run
+// returns a *ConnectError within shutdownGrace, whatever gotd is doing (it
+// would retry an unreachable server forever). A cancelled ctx ends the
+// connect phase as promptly, with ctx's error.
 func (c *Client) Run(ctx context.Context, f func(ctx context.Context) error) error {
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	c.watch.arm(cancel)
-	started := make(chan struct{})
-	timedOut := make(chan struct{})
+	c.watch.arm(cancel, time.Now().Add(c.opts.ConnectTimeout))
+	timer := time.AfterFunc(c.opts.ConnectTimeout, func() { c.watch.giveUp(phaseTimedOut) })
+	defer timer.Stop()
+	stopAbandon := context.AfterFunc(parent, func() { c.watch.giveUp(phaseAbandoned) })
+	defer stopAbandon()
+
+	type outcome struct{ err, ferr error }
+	done := make(chan outcome, 1) // gotd may finish after Run has returned
 	go func() {
-		t := time.NewTimer(c.opts.ConnectTimeout)
-		defer t.Stop()
-		select {
-		case <-started:
-		case <-ctx.Done():
-		case <-t.C:
-			close(timedOut)
-			cancel()
-		}
+		var ferr error
+		err := c.raw.Run(ctx, func(ctx context.Context) error {
+			if !c.watch.connected() {
+				// The phase ended as the connection became ready.
+				return context.Canceled
+			}
+			ferr = f(ctx)
+			return ferr
+		})
+		done <- outcome{err, ferr}
 	}()
-	var ferr error
-	err := c.raw.Run(ctx, func(ctx context.Context) error {
-		close(started)
-		ferr = f(ctx)
-		return ferr
-	})
-	if ferr != nil {
+	var out outcome
+	select {
+	case out = <-done:
+	case <-c.watch.endedWithout():
+		// f never started, so nothing of the caller's is left running:
+		// give gotd a moment to close its connections, no more.
+		t := time.NewTimer(shutdownGrace)
+		select {
+		case out = <-done:
+		case <-t.C:
+			out.err = context.Canceled
+		}
+		t.Stop()
+	}
+	if out.ferr != nil {
 		// gotd wraps the callback's error in "callback: …"; the caller's
 		// own error reads better.
-		return ferr
+		return out.ferr
 	}
-	fatal, last := c.watch.result()
-	if fatal != nil {
+	phase, fatal, last := c.watch.result()
+	switch {
+	case fatal != nil && phase != phaseConnected:
+		return fatal
+	case phase == phaseTimedOut:
+		return &ConnectError{Server: c.serverName(), Timeout: c.opts.ConnectTimeout, Err: last}
+	case phase == phaseAbandoned:
+		return parent.Err()
+	case fatal != nil:
 		return fatal
 	}
-	select {
-	case <-timedOut:
-		return &ConnectError{Server: c.serverName(), Timeout: c.opts.ConnectTimeout, Err: last}
-	default:
-	}
-	return err
+	return out.err
 }
 
 func (c *Client) serverName() string {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -68,18 +67,22 @@ func ParseProxy(raw string) (*Proxy, error) {
 	if strings.HasPrefix(raw, "t.me/") || strings.HasPrefix(raw, "telegram.me/") {
 		raw = "https://" + raw
 	}
+	// No error below repeats any part of raw but a scheme or a host that
+	// parsed as such: a mis-typed URL puts the password or the secret
+	// where net/url (and the checks here) expect a port, a path or a
+	// scheme.
+	if isSocksURL(raw) && userinfoSplit(raw) {
+		return nil, badProxy("%s", errSplitPassword)
+	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		// url.Error repeats the whole URL, password included: keep only
-		// the reason.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return nil, badProxy("%v", err)
+		return nil, badProxy("%s", urlErrorReason(err))
 	}
 	scheme := strings.ToLower(u.Scheme)
 	switch {
+	case scheme == "" || u.Opaque != "" || !strings.Contains(raw, "://"):
+		// "user:pass@host:port" parses as scheme "user".
+		return nil, badProxy("no scheme: write socks5://user:pass@host:port or tg://proxy?server=...")
 	case scheme == "socks5" || scheme == "socks5h":
 		if u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.Fragment != "" {
 			return nil, badProxy("a SOCKS5 proxy URL is only socks5://user:pass@host:port")
@@ -96,19 +99,83 @@ func ParseProxy(raw string) (*Proxy, error) {
 		return socks5Proxy(addr, user, pass)
 	case scheme == "tg" && strings.EqualFold(u.Host, "proxy"),
 		isTMe(scheme, u) && strings.EqualFold(strings.Trim(u.Path, "/"), "proxy"):
-		return mtProxy(u.Query())
+		q, err := linkQuery(u, raw)
+		if err != nil {
+			return nil, err
+		}
+		return mtProxy(q)
 	case scheme == "tg" && strings.EqualFold(u.Host, "socks"),
 		isTMe(scheme, u) && strings.EqualFold(strings.Trim(u.Path, "/"), "socks"):
-		q := u.Query()
+		q, err := linkQuery(u, raw)
+		if err != nil {
+			return nil, err
+		}
 		addr, err := hostPort(q.Get("server"), q.Get("port"))
 		if err != nil {
 			return nil, err
 		}
 		return socks5Proxy(addr, q.Get("user"), q.Get("pass"))
-	case scheme == "":
-		return nil, badProxy("no scheme")
 	}
 	return nil, badProxy("unknown proxy scheme %q", u.Scheme)
+}
+
+const errSplitPassword = "cannot parse; a password containing / # or ? must be percent-encoded (%2F %23 %3F)"
+
+func isSocksURL(raw string) bool {
+	scheme, _, ok := strings.Cut(raw, "://")
+	return ok && (strings.EqualFold(scheme, "socks5") || strings.EqualFold(scheme, "socks5h"))
+}
+
+// userinfoSplit reports a URL whose user name or password holds a / # or
+// ?: net/url ends the authority there, before the '@', and then reads the
+// password as a port, a path, a query or a fragment.
+func userinfoSplit(raw string) bool {
+	_, rest, _ := strings.Cut(raw, "://")
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		return false
+	}
+	return !strings.Contains(rest[:end], "@") && strings.Contains(rest[end:], "@")
+}
+
+// urlErrorReason says what is wrong with a URL net/url refused. net/url's
+// own messages quote the input (`invalid port ":Xy7" after host`, `invalid
+// URL escape "%zz"`), and the input may be a password: only the kind of
+// mistake is kept.
+func urlErrorReason(err error) string {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "invalid URL escape"):
+		return "cannot parse: a % must start an escape such as %2F; write a literal % as %25"
+	case strings.Contains(msg, "invalid userinfo"):
+		return "cannot parse: the user name or password holds a character that must be percent-encoded, such as a space, a quote or a bracket"
+	case strings.Contains(msg, "invalid control character"):
+		return "cannot parse: it contains a control character"
+	case strings.Contains(msg, "missing protocol scheme"), strings.Contains(msg, "first path segment in URL cannot contain colon"):
+		return "no scheme: write socks5://user:pass@host:port or tg://proxy?server=..."
+	case strings.Contains(msg, "invalid port"):
+		return "cannot parse: the port after the host is not a number"
+	case strings.Contains(msg, "in host name"), strings.Contains(msg, "IP-literal"), strings.Contains(msg, "missing ']'"):
+		return "cannot parse the host"
+	}
+	return "cannot parse"
+}
+
+// linkQuery is the query of a tg:// or t.me link. url.URL.Query drops what
+// it cannot parse without a word, which would turn a mistyped secret into a
+// missing one.
+func linkQuery(u *url.URL, raw string) (url.Values, error) {
+	if strings.Contains(raw, "#") {
+		return nil, &ProxyURLError{Reason: "cannot parse; a # in a link's value must be percent-encoded (%23)"}
+	}
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		if strings.Contains(err.Error(), "semicolon") {
+			return nil, badProxy("cannot parse the link: separate its parameters with &, not ;")
+		}
+		return nil, badProxy("%s", urlErrorReason(err))
+	}
+	return q, nil
 }
 
 func isTMe(scheme string, u *url.URL) bool {
@@ -125,7 +192,8 @@ func hostPort(host, port string) (string, error) {
 	}
 	n, err := strconv.Atoi(port)
 	if err != nil || n <= 0 || n > 65535 {
-		return "", badProxy("port %q is not a number from 1 to 65535", port)
+		// Not quoted: a mistyped URL can put the password here.
+		return "", badProxy("the proxy's port is not a number from 1 to 65535")
 	}
 	return net.JoinHostPort(host, port), nil
 }
