@@ -234,6 +234,16 @@ func TestServerRateLimit(t *testing.T) {
 	if !strings.Contains(out, "flood wait") {
 		t.Errorf("flood waits (%d) were not announced on stderr", e.srv.FloodWaits())
 	}
+	// One wall is one line, however many sends in flight met it.
+	seen := map[string]bool{}
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, "flood wait") {
+			if seen[l] {
+				t.Errorf("announced twice: %s", l)
+			}
+			seen[l] = true
+		}
+	}
 	e.exactlyOnce(n, "rate limited")
 }
 

@@ -86,3 +86,50 @@ func TestNoProgressBarInPipe(t *testing.T) {
 		t.Fatalf("progress bar or escapes in a pipe:\n%s", out)
 	}
 }
+
+// With stdout and stderr on the same terminal, the bar's last frame is
+// cleared before the summary: the summary starts its own line.
+func TestProgressBarLastFrameNotGluedToSummary(t *testing.T) {
+	const n = 25
+	e := newE2E(t, sandbox.Options{Users: n, Latency: 10 * time.Millisecond})
+	ptmx, tt, err := pty.Open()
+	if err != nil {
+		t.Skipf("no pseudo-terminal: %v", err)
+	}
+	defer ptmx.Close()
+	c := e.cmd("send", "--rate", "0", "--concurrency", "2", "--to", friends(n), "one screen")
+	c.Env = append(c.Env, "TERM=xterm", "NO_COLOR=1")
+	c.Stdout, c.Stderr = tt, tt
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	tt.Close()
+	var screen bytes.Buffer
+	done := make(chan struct{})
+	go func() {
+		io.Copy(&screen, ptmx)
+		close(done)
+	}()
+	if err := c.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+	}
+	s := screen.String()
+	i := strings.Index(s, "25 recipients: 25 sent")
+	if i < 0 {
+		t.Fatalf("no summary on the screen:\n%q", s)
+	}
+	// What the terminal shows on the summary's line: everything after the
+	// last carriage return or clear before it.
+	line := s[:i]
+	if j := strings.LastIndexAny(line, "\r\n"); j >= 0 {
+		line = line[j+1:]
+	}
+	line = strings.TrimPrefix(line, "\x1b[K")
+	if line != "" {
+		t.Fatalf("the summary shares its line with %q:\n%q", line, s[max(0, i-200):])
+	}
+}
