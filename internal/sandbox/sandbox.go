@@ -242,8 +242,7 @@ func Start(opts Options) (*Server, error) {
 	l, err := net.Listen("tcp", opts.Addr)
 	if err != nil {
 		if keptAddr {
-			return nil, fmt.Errorf("listen on %s, kept in %s from the previous run: %w: %w", opts.Addr,
-				filepath.Join(opts.StateDir, StateFile), ErrSavedAddr, err)
+			return nil, fmt.Errorf("listen on %s, %w (%s): %w", opts.Addr, ErrSavedAddr, filepath.Join(opts.StateDir, StateFile), err)
 		}
 		return nil, fmt.Errorf("listen on %s: %w", opts.Addr, err)
 	}
