@@ -122,6 +122,29 @@ func (p *prompter) Code(context.Context) (string, error) {
 	return code, nil
 }
 
+// loginCodeTries is how many codes a person at a terminal may type.
+const loginCodeTries = 3
+
+// CodeTries: three at a terminal, where a code is typed by hand; one from a
+// pipe, where a wrong code will not become right by asking again.
+func (p *prompter) CodeTries() int {
+	if p.g.io.inTTY {
+		return loginCodeTries
+	}
+	return 1
+}
+
+func (p *prompter) BadCode(left int) {
+	fmt.Fprintf(p.g.io.err, "broadcast: that code is not valid; try again (%d %s left)\n", left, plural(left, "try", "tries"))
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
 func (p *prompter) Password(context.Context) (string, error) {
 	if pw := p.g.io.getenv("BROADCAST_PASSWORD"); pw != "" {
 		return pw, nil

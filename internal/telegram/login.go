@@ -19,6 +19,16 @@ type Prompter interface {
 	Password(ctx context.Context) (string, error)
 }
 
+// CodeRetrier is a Prompter that may be asked again after a wrong code: a
+// person at a terminal mistypes, a script does not (it gets one try).
+type CodeRetrier interface {
+	// CodeTries is how many codes may be tried in all.
+	CodeTries() int
+	// BadCode is told that a code was wrong and how many tries are left,
+	// before Code is asked again.
+	BadCode(left int)
+}
+
 // Login errors a caller turns into hints.
 var (
 	ErrBadCode     = errors.New("the login code is not valid")
@@ -45,7 +55,7 @@ func (c *Client) LoginBot(ctx context.Context, token string) (store.Account, err
 // one, a 2FA password, through gotd's auth flow.
 func (c *Client) LoginPhone(ctx context.Context, phone string, p Prompter) (store.Account, error) {
 	flow := auth.NewFlow(userAuth{phone: phone, p: p}, auth.SendCodeOptions{})
-	if err := flow.Run(ctx, c.raw.Auth()); err != nil {
+	if err := flow.Run(ctx, codeRetries{FlowClient: c.raw.Auth(), p: p}); err != nil {
 		var pe *promptError
 		switch {
 		case errors.As(err, &pe):
@@ -104,6 +114,32 @@ func (c *Client) Logout(ctx context.Context) error {
 }
 
 var errNoSignUp = errors.New("sign up is not supported")
+
+// codeRetries is gotd's auth client with a second (and third) chance for a
+// mistyped login code: the same code hash stays valid, so only SignIn is
+// repeated, with a new code from the Prompter.
+type codeRetries struct {
+	auth.FlowClient
+	p Prompter
+}
+
+func (c codeRetries) SignIn(ctx context.Context, phone, code, hash string) (*tg.AuthAuthorization, error) {
+	tries := 1
+	r, ok := c.p.(CodeRetrier)
+	if ok {
+		tries = max(1, r.CodeTries())
+	}
+	for attempt := 1; ; attempt++ {
+		a, err := c.FlowClient.SignIn(ctx, phone, code, hash)
+		if !tgerr.Is(err, "PHONE_CODE_INVALID") || attempt >= tries {
+			return a, err
+		}
+		r.BadCode(tries - attempt)
+		if code, err = c.p.Code(ctx); err != nil {
+			return nil, &promptError{err}
+		}
+	}
+}
 
 // userAuth adapts a Prompter to gotd's auth.UserAuthenticator.
 type userAuth struct {
