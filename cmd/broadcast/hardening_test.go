@@ -52,7 +52,7 @@ func TestSecretsNeverAppear(t *testing.T) {
 	)
 	var all bytes.Buffer
 	run := func(stdin string, args ...string) {
-		c := exec.Command(filepath.Join(binDir, "broadcast"), append([]string{"-v"}, args...)...)
+		c := exec.Command(filepath.Join(binDir, "broadcast"), append([]string{"-vv"}, args...)...)
 		c.Env, c.Dir = env, dir
 		c.Stdin = strings.NewReader(stdin)
 		var out bytes.Buffer

@@ -287,7 +287,7 @@ func TestSOCKS5Proxy(t *testing.T) {
 	px := startSOCKS5(t, "alice", pass)
 	proxyURL := fmt.Sprintf("socks5://alice:%s@%s", pass, px.addr())
 
-	out, code := e.run("-v", "--proxy", proxyURL, "login", "--bot-token", sandboxBotToken)
+	out, code := e.run("-vv", "--proxy", proxyURL, "login", "--bot-token", sandboxBotToken)
 	if code != 0 {
 		t.Fatalf("login through the proxy: exit %d\n%s", code, tail(out))
 	}
@@ -295,7 +295,7 @@ func TestSOCKS5Proxy(t *testing.T) {
 	if afterLogin == 0 {
 		t.Fatal("the login did not go through the proxy")
 	}
-	out2, code := e.run("-v", "--proxy", proxyURL, "send", "--to", "@friend1", "through socks")
+	out2, code := e.run("-vv", "--proxy", proxyURL, "send", "--to", "@friend1", "through socks")
 	if code != 0 {
 		t.Fatalf("send through the proxy: exit %d\n%s", code, tail(out2))
 	}
@@ -333,7 +333,7 @@ func TestSOCKS5ProxyWrongPassword(t *testing.T) {
 	}
 	const wrong = "wr0ng-pa55word"
 	start := time.Now()
-	out, code := e.run("-v", "--timeout", "20s", "--proxy", "socks5://alice:"+wrong+"@"+px.addr(), "send", "--to", "@friend1", "never")
+	out, code := e.run("-vv", "--timeout", "20s", "--proxy", "socks5://alice:"+wrong+"@"+px.addr(), "send", "--to", "@friend1", "never")
 	if code != 1 {
 		t.Fatalf("exit %d, want 1\n%s", code, out)
 	}
