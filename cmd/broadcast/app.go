@@ -138,24 +138,24 @@ func outputFlags() []cli.Flag {
 	}
 }
 
-func newApp(ctx context.Context, io *streams) *cli.App {
+func newApp(ctx context.Context, ios *streams) *cli.App {
 	onUsage := func(c *cli.Context, err error, isSub bool) error {
 		return flagUsageError(c, err)
 	}
 	cmds := []*cli.Command{
-		sendCommand(io),
-		loginCommand(io),
-		logoutCommand(io),
-		whoamiCommand(io),
-		resolveCommand(io),
-		listsCommand(io),
-		historyCommand(io),
-		resumeCommand(io),
-		sessionCommand(io),
-		sandboxCommand(io),
-		demoCommand(io),
-		completionCommand(io),
-		manCommand(io),
+		sendCommand(ios),
+		loginCommand(ios),
+		logoutCommand(ios),
+		whoamiCommand(ios),
+		resolveCommand(ios),
+		listsCommand(ios),
+		historyCommand(ios),
+		resumeCommand(ios),
+		sessionCommand(ios),
+		sandboxCommand(ios),
+		demoCommand(ios),
+		completionCommand(ios),
+		manCommand(ios),
 	}
 	setupCommands(cmds, onUsage)
 	app := &cli.App{
@@ -187,9 +187,9 @@ Environment:
   NO_COLOR: a progress bar without colour`,
 		Flags:                  append(append(globalFlags(), outputFlags()...), &cli.BoolFlag{Name: "version", Usage: "print the version"}),
 		Commands:               cmds,
-		Reader:                 io.in,
-		Writer:                 io.out,
-		ErrWriter:              io.err,
+		Reader:                 ios.in,
+		Writer:                 ios.out,
+		ErrWriter:              ios.err,
 		HideHelpCommand:        true,
 		UseShortOptionHandling: false,
 		// Recipient lists are split on commas by recipient.ParseAll; file
@@ -201,7 +201,7 @@ Environment:
 		OnUsageError:   onUsage,
 		Action: func(c *cli.Context) error {
 			if c.Bool("version") {
-				_, err := fmt.Fprintf(io.out, "broadcast %s\n", version())
+				_, err := fmt.Fprintf(ios.out, "broadcast %s\n", version())
 				return err
 			}
 			if c.NArg() == 0 {
@@ -213,11 +213,11 @@ Environment:
 			if err := checkNotACommand(c); err != nil {
 				return err
 			}
-			g, err := loadGlobals(c, io)
+			g, err := loadGlobals(c, ios)
 			if err != nil {
 				return err
 			}
-			opts, err := sendOptionsFrom(c, g, io)
+			opts, err := sendOptionsFrom(c, g, ios)
 			if err != nil {
 				return err
 			}
@@ -386,15 +386,15 @@ func flagBool(c *cli.Context, name string) bool {
 
 // gotdLogger is gotd's log: silent unless -vv, because its warnings (a
 // reconnect, a retry) are the tool's business to report in its own words.
-func gotdLogger(io *streams, vv bool) *slog.Logger {
+func gotdLogger(ios *streams, vv bool) *slog.Logger {
 	if !vv {
 		return slog.New(slog.DiscardHandler)
 	}
-	return slog.New(slog.NewTextHandler(io.err, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return slog.New(slog.NewTextHandler(ios.err, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 // newLogger logs to stderr at warn level, debug with -v, never to stdout.
-func newLogger(io *streams, verbose, quiet bool) *slog.Logger {
+func newLogger(ios *streams, verbose, quiet bool) *slog.Logger {
 	level := slog.LevelWarn
 	switch {
 	case verbose:
@@ -402,5 +402,5 @@ func newLogger(io *streams, verbose, quiet bool) *slog.Logger {
 	case quiet:
 		level = slog.LevelError
 	}
-	return slog.New(slog.NewTextHandler(io.err, &slog.HandlerOptions{Level: level}))
+	return slog.New(slog.NewTextHandler(ios.err, &slog.HandlerOptions{Level: level}))
 }

@@ -26,7 +26,7 @@ var (
 	zshCompletion string
 )
 
-func completionCommand(io *streams) *cli.Command {
+func completionCommand(ios *streams) *cli.Command {
 	return &cli.Command{
 		Name:      "completion",
 		Usage:     "print a shell completion script for bash, zsh or fish",
@@ -56,14 +56,14 @@ Examples:
 			default:
 				return usagef("the shells are bash, zsh and fish", "no completion for shell %q", shell)
 			}
-			_, err := fmt.Fprint(io.out, script)
+			_, err := fmt.Fprint(ios.out, script)
 			return err
 		},
 	}
 }
 
 // manCommand prints the man page; go generate writes docs/broadcast.1 with it.
-func manCommand(io *streams) *cli.Command {
+func manCommand(ios *streams) *cli.Command {
 	return &cli.Command{
 		Name:   "man",
 		Usage:  "print the man page (roff), as docs/broadcast.1 holds it",
@@ -82,7 +82,7 @@ func manCommand(io *streams) *cli.Command {
 			if out := c.String("output"); out != "" {
 				return os.WriteFile(out, []byte(page), 0o644)
 			}
-			_, err = fmt.Fprint(io.out, page)
+			_, err = fmt.Fprint(ios.out, page)
 			return err
 		},
 	}

@@ -40,19 +40,19 @@ type globals struct {
 }
 
 // loadGlobals resolves the global options of one invocation.
-func loadGlobals(c *cli.Context, io *streams) (*globals, error) {
+func loadGlobals(c *cli.Context, ios *streams) (*globals, error) {
 	g := &globals{
-		io:      io,
+		io:      ios,
 		json:    flagBool(c, "json"),
 		quiet:   flagBool(c, "quiet"),
 		verbose: flagBool(c, "verbose") || flagBool(c, "vv"),
 	}
-	g.log = newLogger(io, g.verbose, g.quiet)
-	g.gotdLog = gotdLogger(io, flagBool(c, "vv"))
+	g.log = newLogger(ios, g.verbose, g.quiet)
+	g.gotdLog = gotdLogger(ios, flagBool(c, "vv"))
 
-	cfgPath, explicit := str(c, "config", io.getenv("BROADCAST_CONFIG")), true
+	cfgPath, explicit := str(c, "config", ios.getenv("BROADCAST_CONFIG")), true
 	if cfgPath == "" {
-		cfgPath, explicit = config.DefaultPath(io.getenv), false
+		cfgPath, explicit = config.DefaultPath(ios.getenv), false
 	}
 	cfg, err := config.Load(cfgPath, explicit)
 	if err != nil {
@@ -63,25 +63,25 @@ func loadGlobals(c *cli.Context, io *streams) (*globals, error) {
 	}
 	g.cfg = cfg
 
-	g.stateDir = str(c, "state-dir", io.getenv("BROADCAST_STATE_DIR"))
+	g.stateDir = str(c, "state-dir", ios.getenv("BROADCAST_STATE_DIR"))
 	if g.stateDir == "" {
-		g.stateDir = defaultStateDir(io.getenv)
+		g.stateDir = defaultStateDir(ios.getenv)
 	}
 	if g.stateDir == "" {
 		return nil, usagef("set --state-dir or BROADCAST_STATE_DIR", "cannot find a state directory: neither XDG_STATE_HOME nor HOME is set")
 	}
 
-	if g.apiID, err = intOpt(c, "api-id", io.getenv("BROADCAST_API_ID"), "BROADCAST_API_ID", cfg.APIID); err != nil {
+	if g.apiID, err = intOpt(c, "api-id", ios.getenv("BROADCAST_API_ID"), "BROADCAST_API_ID", cfg.APIID); err != nil {
 		return nil, err
 	}
-	g.apiHash = str(c, "api-hash", io.getenv("BROADCAST_API_HASH"))
+	g.apiHash = str(c, "api-hash", ios.getenv("BROADCAST_API_HASH"))
 	if g.apiHash == "" {
 		g.apiHash = cfg.APIHash
 	}
 
-	g.server = str(c, "server", io.getenv("BROADCAST_SERVER"))
-	g.keyFile = str(c, "server-key", io.getenv("BROADCAST_SERVER_KEY"))
-	if g.dc, err = intOpt(c, "dc", io.getenv("BROADCAST_DC"), "BROADCAST_DC", 0); err != nil {
+	g.server = str(c, "server", ios.getenv("BROADCAST_SERVER"))
+	g.keyFile = str(c, "server-key", ios.getenv("BROADCAST_SERVER_KEY"))
+	if g.dc, err = intOpt(c, "dc", ios.getenv("BROADCAST_DC"), "BROADCAST_DC", 0); err != nil {
 		return nil, err
 	}
 	if g.server == "" && cfg.Server.Address != "" {
@@ -93,11 +93,11 @@ func loadGlobals(c *cli.Context, io *streams) (*globals, error) {
 			g.dc = cfg.Server.DC
 		}
 	}
-	g.testDC = flagBool(c, "test-dc") || truthy(io.getenv("BROADCAST_TEST_DC"))
+	g.testDC = flagBool(c, "test-dc") || truthy(ios.getenv("BROADCAST_TEST_DC"))
 	g.timeout = telegram.DefaultConnectTimeout
 	if d, set := durationFlag(c, "timeout"); set {
 		g.timeout = d
-	} else if v := io.getenv("BROADCAST_TIMEOUT"); v != "" {
+	} else if v := ios.getenv("BROADCAST_TIMEOUT"); v != "" {
 		if g.timeout, err = time.ParseDuration(v); err != nil {
 			return nil, usagef("", "BROADCAST_TIMEOUT=%q is not a duration like 30s", v)
 		}
@@ -105,7 +105,7 @@ func loadGlobals(c *cli.Context, io *streams) (*globals, error) {
 	if g.timeout <= 0 {
 		return nil, usagef("e.g. --timeout 30s", "--timeout must be more than zero, got %s", g.timeout)
 	}
-	if raw := str(c, "proxy", io.getenv("BROADCAST_PROXY")); raw != "" {
+	if raw := str(c, "proxy", ios.getenv("BROADCAST_PROXY")); raw != "" {
 		if g.proxy, err = telegram.ParseProxy(raw); err != nil {
 			return nil, err
 		}

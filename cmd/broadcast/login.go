@@ -19,7 +19,7 @@ type loginOptions struct {
 	botToken string
 }
 
-func loginCommand(io *streams) *cli.Command {
+func loginCommand(ios *streams) *cli.Command {
 	return &cli.Command{
 		Name:  "login",
 		Usage: "log in with a phone number or a bot token",
@@ -36,13 +36,13 @@ Examples:
 			&cli.StringFlag{Name: "bot-token", Usage: "log in as a bot with this token from @BotFather (env BROADCAST_BOT_TOKEN)"},
 		},
 		Action: func(c *cli.Context) error {
-			g, err := loadGlobals(c, io)
+			g, err := loadGlobals(c, ios)
 			if err != nil {
 				return err
 			}
 			o := loginOptions{
-				phone:    str(c, "phone", io.getenv("BROADCAST_PHONE")),
-				botToken: str(c, "bot-token", io.getenv("BROADCAST_BOT_TOKEN")),
+				phone:    str(c, "phone", ios.getenv("BROADCAST_PHONE")),
+				botToken: str(c, "bot-token", ios.getenv("BROADCAST_BOT_TOKEN")),
 			}
 			if c.NArg() > 0 {
 				return usagef("use --phone or --bot-token", "login takes no arguments")
@@ -184,7 +184,7 @@ func printAccount(g *globals, a store.Account, prefix string) error {
 	return nil
 }
 
-func logoutCommand(io *streams) *cli.Command {
+func logoutCommand(ios *streams) *cli.Command {
 	return &cli.Command{
 		Name:  "logout",
 		Usage: "end the session on the server and delete it locally",
@@ -195,7 +195,7 @@ Examples:
   broadcast logout
   BROADCAST_STATE_DIR=/srv/broadcast broadcast logout`,
 		Action: func(c *cli.Context) error {
-			g, err := loadGlobals(c, io)
+			g, err := loadGlobals(c, ios)
 			if err != nil {
 				return err
 			}
@@ -215,7 +215,7 @@ Examples:
 	}
 }
 
-func whoamiCommand(io *streams) *cli.Command {
+func whoamiCommand(ios *streams) *cli.Command {
 	return &cli.Command{
 		Name:  "whoami",
 		Usage: "show the logged-in account (no network call)",
@@ -225,7 +225,7 @@ Examples:
   broadcast whoami
   broadcast whoami --json | jq .username`,
 		Action: func(c *cli.Context) error {
-			g, err := loadGlobals(c, io)
+			g, err := loadGlobals(c, ios)
 			if err != nil {
 				return err
 			}

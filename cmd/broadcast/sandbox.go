@@ -23,7 +23,7 @@ import (
 // sandboxBotToken is a token of Telegram's shape that the sandbox accepts.
 const sandboxBotToken = "123456:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 
-func sandboxCommand(io *streams) *cli.Command {
+func sandboxCommand(ios *streams) *cli.Command {
 	return &cli.Command{
 		Name:  "sandbox",
 		Usage: "run a local Telegram-compatible test server",
@@ -51,8 +51,8 @@ Examples:
 			&cli.StringFlag{Name: "blocked", Usage: "friend numbers who blocked the account, e.g. 2,5"},
 		},
 		Action: func(c *cli.Context) error {
-			g := &globals{io: io, json: flagBool(c, "json"), quiet: flagBool(c, "quiet"), verbose: flagBool(c, "verbose")}
-			g.log = newLogger(io, g.verbose, g.quiet)
+			g := &globals{io: ios, json: flagBool(c, "json"), quiet: flagBool(c, "quiet"), verbose: flagBool(c, "verbose")}
+			g.log = newLogger(ios, g.verbose, g.quiet)
 			blocked, err := parseInts(c.String("blocked"))
 			if err != nil {
 				return usagef("e.g. --blocked 2,5", "--blocked: %v", err)
@@ -205,7 +205,7 @@ lists:
 	return f, nil
 }
 
-func demoCommand(io *streams) *cli.Command {
+func demoCommand(ios *streams) *cli.Command {
 	return &cli.Command{
 		Name:      "demo",
 		Usage:     "try broadcast without a Telegram account: a local sandbox, a login, a broadcast to three friends",
@@ -224,19 +224,19 @@ Examples:
 			if c.NArg() == 1 {
 				msg = c.Args().First()
 			}
-			return runDemo(c.Context, io, msg, flagBool(c, "json"), flagBool(c, "verbose"))
+			return runDemo(c.Context, ios, msg, flagBool(c, "json"), flagBool(c, "verbose"))
 		},
 	}
 }
 
-func runDemo(ctx context.Context, io *streams, text string, asJSON, verbose bool) error {
+func runDemo(ctx context.Context, ios *streams, text string, asJSON, verbose bool) error {
 	tmp, err := os.MkdirTemp("", "broadcast-demo-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	g := &globals{io: io, json: asJSON, verbose: verbose, timeout: 30 * time.Second}
-	g.log = newLogger(io, verbose, false)
+	g := &globals{io: ios, json: asJSON, verbose: verbose, timeout: 30 * time.Second}
+	g.log = newLogger(ios, verbose, false)
 	srv, err := sandbox.Start(sandbox.Options{Users: 5, Logger: g.log})
 	if err != nil {
 		return fmt.Errorf("start sandbox: %w", err)
@@ -250,14 +250,14 @@ func runDemo(ctx context.Context, io *streams, text string, asJSON, verbose bool
 	g.server, g.serverKey, g.dc = srv.Addr(), srv.PublicKeyPEM(), srv.DC()
 
 	if !asJSON {
-		fmt.Fprintf(io.out, "sandbox: a local Telegram-compatible server on %s with friends @friend1 … @friend5\n", srv.Addr())
+		fmt.Fprintf(ios.out, "sandbox: a local Telegram-compatible server on %s with friends @friend1 … @friend5\n", srv.Addr())
 	}
 	if err := demoLogin(ctx, g); err != nil {
 		return err
 	}
 	friends := []string{"@friend1", "@friend2", "@friend3"}
 	if !asJSON {
-		fmt.Fprintf(io.out, "\nsending %q to %s:\n", text, strings.Join(friends, ", "))
+		fmt.Fprintf(ios.out, "\nsending %q to %s:\n", text, strings.Join(friends, ", "))
 	}
 	sendErr := runSend(ctx, g, sendOptions{
 		message: text, hasMessage: true, to: friends, parseMode: "plain",
@@ -267,26 +267,26 @@ func runDemo(ctx context.Context, io *streams, text string, asJSON, verbose bool
 		return sendErr
 	}
 	if !asJSON {
-		fmt.Fprintln(io.out, "\nwhat each friend received:")
+		fmt.Fprintln(ios.out, "\nwhat each friend received:")
 	}
 	for _, f := range friends {
 		u, _ := srv.Lookup(f)
 		in := srv.Inbox(f)
 		if asJSON {
-			if err := writeJSON(io.out, map[string]any{"inbox": f, "first_name": u.FirstName, "messages": in}); err != nil {
+			if err := writeJSON(ios.out, map[string]any{"inbox": f, "first_name": u.FirstName, "messages": in}); err != nil {
 				return err
 			}
 			continue
 		}
 		if len(in) == 0 {
-			fmt.Fprintf(io.out, "  %s (%s): nothing\n", f, u.FirstName)
+			fmt.Fprintf(ios.out, "  %s (%s): nothing\n", f, u.FirstName)
 		}
 		for _, m := range in {
-			fmt.Fprintf(io.out, "  %s (%s): %q  [message %d, random_id %d]\n", f, u.FirstName, m.Text, m.ID, m.RandomID)
+			fmt.Fprintf(ios.out, "  %s (%s): %q  [message %d, random_id %d]\n", f, u.FirstName, m.Text, m.ID, m.RandomID)
 		}
 	}
 	if !asJSON {
-		fmt.Fprintln(io.out, "\nnext: `broadcast sandbox --dir /tmp/sb` runs this server for you to use, and README.md shows real Telegram.")
+		fmt.Fprintln(ios.out, "\nnext: `broadcast sandbox --dir /tmp/sb` runs this server for you to use, and README.md shows real Telegram.")
 	}
 	return sendErr
 }

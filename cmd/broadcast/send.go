@@ -91,7 +91,7 @@ func sendFlags() []cli.Flag {
 	}...)
 }
 
-func sendCommand(io *streams) *cli.Command {
+func sendCommand(ios *streams) *cli.Command {
 	return &cli.Command{
 		Name:      "send",
 		Usage:     "send a message to recipients and report each outcome",
@@ -106,11 +106,11 @@ Examples:
   git log -1 --format=%s | broadcast send --json --list team -`,
 		Flags: sendFlags(),
 		Action: func(c *cli.Context) error {
-			g, err := loadGlobals(c, io)
+			g, err := loadGlobals(c, ios)
 			if err != nil {
 				return err
 			}
-			opts, err := sendOptionsFrom(c, g, io)
+			opts, err := sendOptionsFrom(c, g, ios)
 			if err != nil {
 				return err
 			}
@@ -121,7 +121,7 @@ Examples:
 
 // sendOptionsFrom reads send's flags (absent on the root command, where
 // `broadcast MESSAGE` uses only the config) and the config's send defaults.
-func sendOptionsFrom(c *cli.Context, g *globals, io *streams) (sendOptions, error) {
+func sendOptionsFrom(c *cli.Context, g *globals, ios *streams) (sendOptions, error) {
 	o := sendOptions{
 		to:           c.StringSlice("to"),
 		lists:        c.StringSlice("list"),

@@ -18,7 +18,7 @@ import (
 // 2 KiB.
 const maxSessionString = 64 << 10
 
-func sessionCommand(io *streams) *cli.Command {
+func sessionCommand(ios *streams) *cli.Command {
 	return &cli.Command{
 		Name:  "session",
 		Usage: "move a logged-in session to another machine as one string",
@@ -31,7 +31,7 @@ Examples:
   broadcast session export | ssh server broadcast session import
   broadcast session export > session.txt && chmod 600 session.txt
   BROADCAST_STATE_DIR=/srv/broadcast broadcast session import < session.txt`,
-		Subcommands: []*cli.Command{sessionExportCommand(io), sessionImportCommand(io)},
+		Subcommands: []*cli.Command{sessionExportCommand(ios), sessionImportCommand(ios)},
 		// `broadcast session help` would only repeat --help, and show up
 		// in completions.
 		HideHelpCommand: true,
@@ -44,7 +44,7 @@ Examples:
 	}
 }
 
-func sessionExportCommand(io *streams) *cli.Command {
+func sessionExportCommand(ios *streams) *cli.Command {
 	return &cli.Command{
 		Name:  "export",
 		Usage: "print the logged-in session as one string on stdout (a secret)",
@@ -58,7 +58,7 @@ Examples:
 			if c.NArg() > 0 {
 				return usagef("see `broadcast session export --help`", "session export takes no arguments")
 			}
-			g, err := loadGlobals(c, io)
+			g, err := loadGlobals(c, ios)
 			if err != nil {
 				return err
 			}
@@ -94,7 +94,7 @@ type sessionImportOptions struct {
 	force bool
 }
 
-func sessionImportCommand(io *streams) *cli.Command {
+func sessionImportCommand(ios *streams) *cli.Command {
 	return &cli.Command{
 		Name:  "import",
 		Usage: "read a session string from stdin into the state dir",
@@ -113,7 +113,7 @@ Examples:
 			if c.NArg() > 0 {
 				return usagef("pipe the string in: broadcast session import < session.txt", "session import reads the string from stdin and takes no arguments")
 			}
-			g, err := loadGlobals(c, io)
+			g, err := loadGlobals(c, ios)
 			if err != nil {
 				return err
 			}
@@ -157,17 +157,17 @@ func runSessionImport(g *globals, o sessionImportOptions) error {
 
 // readSessionString reads the one string import takes: a line typed without
 // echo on a terminal, otherwise all of stdin.
-func readSessionString(io *streams) (string, error) {
-	if f, ok := io.in.(*os.File); ok && io.inTTY {
-		fmt.Fprint(io.err, "Session string (from `broadcast session export`): ")
+func readSessionString(ios *streams) (string, error) {
+	if f, ok := ios.in.(*os.File); ok && ios.inTTY {
+		fmt.Fprint(ios.err, "Session string (from `broadcast session export`): ")
 		b, err := term.ReadPassword(int(f.Fd()))
-		fmt.Fprintln(io.err)
+		fmt.Fprintln(ios.err)
 		if err != nil {
 			return "", fmt.Errorf("read session string: %w", err)
 		}
 		return string(b), nil
 	}
-	b, err := readLimited(io.in, maxSessionString)
+	b, err := readLimited(ios.in, maxSessionString)
 	if err != nil {
 		return "", err
 	}
