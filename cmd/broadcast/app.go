@@ -124,6 +124,7 @@ func globalFlags() []cli.Flag {
 		&cli.IntFlag{Name: "dc", Usage: "DC id of the custom server (env BROADCAST_DC; default 2)"},
 		&cli.BoolFlag{Name: "test-dc", Usage: "use Telegram's test servers (env BROADCAST_TEST_DC)"},
 		&cli.DurationFlag{Name: "timeout", Usage: "how long to wait for the server to answer when connecting (env BROADCAST_TIMEOUT)", DefaultText: fmtDuration(telegram.DefaultConnectTimeout)},
+		&cli.DurationFlag{Name: "reconnect-wait", Usage: "how long a run waits for a lost connection to come back before it stops, resumable (env BROADCAST_RECONNECT_WAIT)", DefaultText: fmtDuration(telegram.DefaultReconnectWait)},
 		&cli.StringFlag{Name: "proxy", Usage: "connect through a SOCKS5 proxy, socks5://user:pass@host:port, or an MTProxy `URL`, tg://proxy?server=HOST&port=PORT&secret=HEX (env BROADCAST_PROXY)"},
 	}
 	// Output flags come from outputFlags, added to the app and every command.

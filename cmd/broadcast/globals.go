@@ -32,6 +32,8 @@ type globals struct {
 	dc        int
 	testDC    bool
 	timeout   time.Duration
+	// reconnectWait: how long a run waits for a lost connection.
+	reconnectWait time.Duration
 	proxy     *telegram.Proxy // nil: connect directly
 
 	json, quiet, verbose bool
@@ -101,6 +103,17 @@ func loadGlobals(c *cli.Context, ios *streams) (*globals, error) {
 		if g.timeout, err = time.ParseDuration(v); err != nil {
 			return nil, usagef("", "BROADCAST_TIMEOUT=%q is not a duration like 30s", v)
 		}
+	}
+	g.reconnectWait = telegram.DefaultReconnectWait
+	if d, set := durationFlag(c, "reconnect-wait"); set {
+		g.reconnectWait = d
+	} else if v := ios.getenv("BROADCAST_RECONNECT_WAIT"); v != "" {
+		if g.reconnectWait, err = time.ParseDuration(v); err != nil {
+			return nil, usagef("", "BROADCAST_RECONNECT_WAIT=%q is not a duration like 5m", v)
+		}
+	}
+	if g.reconnectWait <= 0 {
+		return nil, usagef("e.g. --reconnect-wait 5m", "--reconnect-wait must be more than zero, got %s", g.reconnectWait)
 	}
 	if g.timeout <= 0 {
 		return nil, usagef("e.g. --timeout 30s", "--timeout must be more than zero, got %s", g.timeout)
@@ -254,6 +267,22 @@ func (g *globals) client(st *store.Store) (*telegram.Client, error) {
 	return telegram.New(opts)
 }
 
+// sendingClient is the client of a run that sends: a lost connection is
+// announced on stderr, never a silent stall.
+func (g *globals) sendingClient(st *store.Store) (*telegram.Client, error) {
+	opts := g.clientOptions()
+	opts.Store = st
+	opts.OnConnection = func(up bool) {
+		if up {
+			fmt.Fprintln(g.io.err, "broadcast: the connection is back; sending again")
+			return
+		}
+		fmt.Fprintf(g.io.err, "broadcast: lost the connection to %s; sends are paused while it reconnects (up to %s)\n",
+			telegram.Options{Server: g.server, TestDC: g.testDC}.ServerName(), fmtDuration(g.reconnectWait))
+	}
+	return telegram.New(opts)
+}
+
 // clientOptions are the client's options without a store.
 func (g *globals) clientOptions() telegram.Options {
 	return telegram.Options{
@@ -267,5 +296,6 @@ func (g *globals) clientOptions() telegram.Options {
 		Resolver:       g.proxy.Resolver(), // MTProxy
 		Logger:         g.gotdLog,
 		ConnectTimeout: g.timeout,
+		ReconnectWait:  g.reconnectWait,
 	}
 }

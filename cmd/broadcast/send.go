@@ -474,7 +474,7 @@ func deliver(ctx context.Context, g *globals, o sendOptions, spec delivery.Spec,
 	if o.dryRun {
 		return dryRun(g, st, delivery.BaseID(acct.ID, spec, keys), rs, msg)
 	}
-	client, err := g.client(st)
+	client, err := g.sendingClient(st)
 	if err != nil {
 		return err
 	}
@@ -497,6 +497,10 @@ func deliver(ctx context.Context, g *globals, o sendOptions, spec delivery.Spec,
 	})()
 
 	g.log.Debug("connecting", "server", client.ServerName(), "timeout", g.timeout)
+	// The engine stops on a signal, and on a connection that was lost and
+	// did not come back (the client ends cctx with the reason).
+	engineCtx, stopEngine := context.WithCancelCause(ctx)
+	defer stopEngine(nil)
 	var (
 		plan   delivery.Plan
 		began  bool
@@ -504,6 +508,7 @@ func deliver(ctx context.Context, g *globals, o sendOptions, spec delivery.Spec,
 		runErr error
 	)
 	err = client.Run(clientCtx, func(cctx context.Context) error {
+		defer context.AfterFunc(cctx, func() { stopEngine(context.Cause(cctx)) })()
 		if ctx.Err() != nil {
 			return context.Cause(ctx)
 		}
@@ -520,8 +525,11 @@ func deliver(ctx context.Context, g *globals, o sendOptions, spec delivery.Spec,
 			return err
 		}
 		engineRunning.Store(true)
-		sum, runErr = delivery.Run(ctx, st, client.Messenger(msg), plan.Broadcast, rs, fanout.Options{
-			Concurrency:  o.concurrency,
+		sum, runErr = delivery.Run(engineCtx, st, client.Messenger(msg), plan.Broadcast, rs, fanout.Options{
+			Concurrency: o.concurrency,
+			// Sends keep retrying through an outage: the outage as a whole
+			// is bounded by the client's reconnect wait.
+			RetryFor:     max(fanout.DefaultRetryFor, g.reconnectWait+time.Minute),
 			Rate:         o.effectiveRate(acct.Bot),
 			Burst:        max(1, int(o.effectiveRate(acct.Bot))),
 			MaxFloodWait: o.maxFloodWait,
@@ -533,6 +541,13 @@ func deliver(ctx context.Context, g *globals, o sendOptions, spec delivery.Spec,
 		})
 		return nil
 	})
+	var lost *telegram.ConnectionLostError
+	if began && errors.As(context.Cause(engineCtx), &lost) {
+		// The run stopped on a dead connection: unfinished, resumable.
+		rep.summary(plan.Broadcast.ID, sum)
+		return &outcomeError{code: exitFailure, msg: lost.Error(),
+			hint: "nothing is lost: run `broadcast resume " + plan.Broadcast.ID + "` when the server is reachable"}
+	}
 	if err == nil && !began {
 		err = context.Cause(ctx) // gotd gave up connecting when the signal came
 	}

@@ -45,6 +45,15 @@ type Options struct {
 	// server has answered the first request and the callback starts. Zero
 	// means DefaultConnectTimeout; New refuses a negative one.
 	ConnectTimeout time.Duration
+	// ReconnectWait bounds how long Run's callback waits for a connection
+	// lost after the first connect to come back before its context is
+	// cancelled with a *ConnectionLostError; zero means
+	// DefaultReconnectWait.
+	ReconnectWait time.Duration
+	// OnConnection, when set, hears that the connection was lost (false)
+	// and is back (true), after the first connect, so the caller can say
+	// so instead of stalling silently.
+	OnConnection func(up bool)
 }
 
 // DefaultConnectTimeout is Options.ConnectTimeout when it is zero.
@@ -88,10 +97,11 @@ func (e *ConnectError) Unwrap() error { return e.Err }
 
 // Client is a gotd client bound to the state database.
 type Client struct {
-	opts  Options
-	raw   *telegram.Client
-	api   *tg.Client
-	watch *connWatch
+	opts   Options
+	raw    *telegram.Client
+	api    *tg.Client
+	watch  *connWatch
+	outage *outage
 }
 
 // New checks the options and builds the gotd client. It does not connect.
@@ -161,8 +171,16 @@ func New(opts Options) (*Client, error) {
 	watch := &connWatch{}
 	to.Resolver = watchedResolver{r: to.Resolver, w: watch}
 	to.ReconnectionBackoff = watch.newBackoff
+	if opts.ReconnectWait <= 0 {
+		opts.ReconnectWait = DefaultReconnectWait
+	}
+	out := &outage{wait: opts.ReconnectWait, notify: opts.OnConnection}
+	to.OnConnectionState = out.state
+	to.OnDead = out.dead
 	raw := telegram.NewClient(opts.APIID, opts.APIHash, to)
-	return &Client{opts: opts, raw: raw, api: raw.API(), watch: watch}, nil
+	c := &Client{opts: opts, raw: raw, api: raw.API(), watch: watch, outage: out}
+	out.server = c.serverName()
+	return c, nil
 }
 
 // API is the raw Telegram API, for callers that need a method not wrapped here.
@@ -192,7 +210,17 @@ func (c *Client) Run(ctx context.Context, f func(ctx context.Context) error) err
 				// The phase ended as the connection became ready.
 				return context.Canceled
 			}
-			ferr = f(ctx)
+			// A lost connection that does not come back ends the callback's
+			// context with a *ConnectionLostError, and then gotd's, so
+			// that sends stuck on the dead connection return too.
+			fctx, stop := context.WithCancelCause(ctx)
+			defer stop(nil)
+			c.outage.arm(func(cause error) {
+				stop(cause)
+				cancel()
+			})
+			defer c.outage.disarm()
+			ferr = f(fctx)
 			return ferr
 		})
 		done <- outcome{err, ferr}
