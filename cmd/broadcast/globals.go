@@ -34,7 +34,7 @@ type globals struct {
 	timeout   time.Duration
 	// reconnectWait: how long a run waits for a lost connection.
 	reconnectWait time.Duration
-	proxy     *telegram.Proxy // nil: connect directly
+	proxy         *telegram.Proxy // nil: connect directly
 
 	json, quiet, verbose bool
 	log                  *slog.Logger // the tool's own decisions (-v)

@@ -16,12 +16,14 @@ import (
 // first connection is ready, or until the phase ends without one (the
 // deadline passes, the caller gives up, a proxy refuses the login).
 //
-// gotd retries a failed connect forever, keeps the reason to itself, and
+// gotd retries a failed connect forever and keeps the reason to itself; it
 // sleeps between attempts without watching its context (telegram/connect.go
-// hides the context from backoff.RetryNotify behind tdsync.SyncBackoff), so
-// the watch remembers the last reason for the timeout's message, cuts each
-// of those sleeps to the time left, and ends Run at once when a proxy
-// refuses the login, which no retry can fix.
+// hides the context from backoff.RetryNotify behind tdsync.SyncBackoff);
+// and until a key exchange is over it closes no socket on cancel. So the
+// watch remembers the last reason for the timeout's message, does gotd's
+// waiting itself (newBackoff) so that the end of the phase ends a wait,
+// closes the phase's sockets when it ends, and ends Run at once when a
+// proxy refuses the login, which no retry can fix.
 type connWatch struct {
 	mu       sync.Mutex
 	last     error
