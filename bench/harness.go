@@ -20,13 +20,12 @@ import (
 	"time"
 
 	"github.com/gotd/td/crypto"
-	"github.com/gotd/td/telegram"
 
 	"github.com/broadcast-cli/broadcast/internal/sandbox"
 )
 
 // botToken is a token of Telegram's shape that the sandbox accepts.
-const botToken = "123456:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
+const botToken = sandbox.BotToken
 
 // Config selects what Run measures.
 type Config struct {
@@ -175,21 +174,10 @@ func (e *env) close() {
 	os.RemoveAll(e.dir)
 }
 
-// writeConfig writes the key and a config in the format `broadcast sandbox`
-// writes (cmd/broadcast/sandbox.go writeSandboxFiles).
+// writeConfig writes the key and a config, as `broadcast sandbox` does.
 func (e *env) writeConfig() error {
-	if err := os.WriteFile(filepath.Join(e.dir, "server.pem"), e.srv.PublicKeyPEM(), 0o600); err != nil {
-		return err
-	}
-	cfg := fmt.Sprintf(`# Written by bench: points broadcast at an in-process sandbox.
-api_id: %d
-api_hash: %s
-server:
-  address: %s
-  key_file: server.pem
-  dc: %d
-`, telegram.TestAppID, telegram.TestAppHash, e.srv.Addr(), e.srv.DC())
-	return os.WriteFile(filepath.Join(e.dir, "config.yaml"), []byte(cfg), 0o600)
+	_, err := e.srv.WriteConfig(e.dir)
+	return err
 }
 
 // recipients writes friend1 … friendN to a --to-file and returns its path.

@@ -14,8 +14,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
-
-	"github.com/broadcast-cli/broadcast/internal/telegram"
 )
 
 // streams are the process's inputs and outputs, injected so every command
@@ -109,25 +107,6 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 func isOutcome(err error) bool {
 	var o *outcomeError
 	return errors.As(err, &o)
-}
-
-// globalFlags are accepted before the command name and, for the output ones,
-// after it too (urfave/cli does not inherit flags into subcommands).
-func globalFlags() []cli.Flag {
-	return []cli.Flag{
-		&cli.StringFlag{Name: "config", Usage: "config `FILE` (env BROADCAST_CONFIG; default $XDG_CONFIG_HOME/broadcast/config.yaml)"},
-		&cli.StringFlag{Name: "state-dir", Usage: "state `DIR` holding the session, peer cache and journal (env BROADCAST_STATE_DIR; default $XDG_STATE_HOME/broadcast)"},
-		&cli.IntFlag{Name: "api-id", Usage: "application api_id from my.telegram.org (env BROADCAST_API_ID)"},
-		&cli.StringFlag{Name: "api-hash", Usage: "application api_hash from my.telegram.org (env BROADCAST_API_HASH)"},
-		&cli.StringFlag{Name: "server", Usage: "custom MTProto server `HOST:PORT` (env BROADCAST_SERVER)"},
-		&cli.StringFlag{Name: "server-key", Usage: "the custom server's RSA public key, PEM `FILE` (env BROADCAST_SERVER_KEY)"},
-		&cli.IntFlag{Name: "dc", Usage: "DC id of the custom server (env BROADCAST_DC; default 2)"},
-		&cli.BoolFlag{Name: "test-dc", Usage: "use Telegram's test servers (env BROADCAST_TEST_DC)"},
-		&cli.DurationFlag{Name: "timeout", Usage: "how long to wait for the server to answer when connecting (env BROADCAST_TIMEOUT)", DefaultText: fmtDuration(telegram.DefaultConnectTimeout)},
-		&cli.DurationFlag{Name: "reconnect-wait", Usage: "how long a run waits for a lost connection to come back before it stops, resumable (env BROADCAST_RECONNECT_WAIT)", DefaultText: fmtDuration(telegram.DefaultReconnectWait)},
-		&cli.StringFlag{Name: "proxy", Usage: "connect through a SOCKS5 proxy, socks5://user:pass@host:port, or an MTProxy `URL`, tg://proxy?server=HOST&port=PORT&secret=HEX (env BROADCAST_PROXY)"},
-	}
-	// Output flags come from outputFlags, added to the app and every command.
 }
 
 func outputFlags() []cli.Flag {

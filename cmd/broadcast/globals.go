@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -41,7 +40,8 @@ type globals struct {
 	gotdLog              *slog.Logger // gotd's protocol log (-vv)
 }
 
-// loadGlobals resolves the global options of one invocation.
+// loadGlobals resolves the global options of one invocation: flag >
+// environment > config > default.
 func loadGlobals(c *cli.Context, ios *streams) (*globals, error) {
 	g := &globals{
 		io:      ios,
@@ -51,127 +51,79 @@ func loadGlobals(c *cli.Context, ios *streams) (*globals, error) {
 	}
 	g.log = newLogger(ios, g.verbose, g.quiet)
 	g.gotdLog = gotdLogger(ios, flagBool(c, "vv"))
-
-	cfgPath, explicit := str(c, "config", ios.getenv("BROADCAST_CONFIG")), true
-	if cfgPath == "" {
-		cfgPath, explicit = config.DefaultPath(ios.getenv), false
-	}
-	cfg, err := config.Load(cfgPath, explicit)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, usagef("check --config or BROADCAST_CONFIG", "config file %s does not exist", cfgPath)
-		}
-		return nil, err
-	}
-	g.cfg = cfg
-
-	g.stateDir = str(c, "state-dir", ios.getenv("BROADCAST_STATE_DIR"))
-	if g.stateDir == "" {
-		g.stateDir = defaultStateDir(ios.getenv)
-	}
-	if g.stateDir == "" {
-		return nil, usagef("set --state-dir or BROADCAST_STATE_DIR", "cannot find a state directory: neither XDG_STATE_HOME nor HOME is set")
-	}
-
-	if g.apiID, err = intOpt(c, "api-id", ios.getenv("BROADCAST_API_ID"), "BROADCAST_API_ID", cfg.APIID); err != nil {
-		return nil, err
-	}
-	g.apiHash = str(c, "api-hash", ios.getenv("BROADCAST_API_HASH"))
-	if g.apiHash == "" {
-		g.apiHash = cfg.APIHash
-	}
-
-	g.server = str(c, "server", ios.getenv("BROADCAST_SERVER"))
-	g.keyFile = str(c, "server-key", ios.getenv("BROADCAST_SERVER_KEY"))
-	if g.dc, err = intOpt(c, "dc", ios.getenv("BROADCAST_DC"), "BROADCAST_DC", 0); err != nil {
-		return nil, err
-	}
-	if g.server == "" && cfg.Server.Address != "" {
-		g.server = cfg.Server.Address
-		if g.keyFile == "" {
-			g.keyFile = cfg.Server.KeyFile
-		}
-		if g.dc == 0 {
-			g.dc = cfg.Server.DC
-		}
-	}
-	g.testDC = flagBool(c, "test-dc") || truthy(ios.getenv("BROADCAST_TEST_DC"))
-	g.timeout = telegram.DefaultConnectTimeout
-	if d, set := durationFlag(c, "timeout"); set {
-		g.timeout = d
-	} else if v := ios.getenv("BROADCAST_TIMEOUT"); v != "" {
-		if g.timeout, err = time.ParseDuration(v); err != nil {
-			return nil, usagef("", "BROADCAST_TIMEOUT=%q is not a duration like 30s", v)
-		}
-	}
-	g.reconnectWait = telegram.DefaultReconnectWait
-	if d, set := durationFlag(c, "reconnect-wait"); set {
-		g.reconnectWait = d
-	} else if v := ios.getenv("BROADCAST_RECONNECT_WAIT"); v != "" {
-		if g.reconnectWait, err = time.ParseDuration(v); err != nil {
-			return nil, usagef("", "BROADCAST_RECONNECT_WAIT=%q is not a duration like 5m", v)
-		}
-	}
-	if g.reconnectWait <= 0 {
-		return nil, usagef("e.g. --reconnect-wait 5m", "--reconnect-wait must be more than zero, got %s", g.reconnectWait)
-	}
-	if g.timeout <= 0 {
-		return nil, usagef("e.g. --timeout 30s", "--timeout must be more than zero, got %s", g.timeout)
-	}
-	if raw := str(c, "proxy", ios.getenv("BROADCAST_PROXY")); raw != "" {
-		if g.proxy, err = telegram.ParseProxy(raw); err != nil {
+	s := settings{c: c, getenv: ios.getenv}
+	for _, load := range []func(settings) error{g.loadConfig, g.loadStateDir, g.loadServer, g.loadConnection} {
+		if err := load(s); err != nil {
 			return nil, err
-		}
-	}
-	if g.server != "" {
-		if g.keyFile == "" {
-			return nil, usagef("give the server's public key with --server-key FILE (BROADCAST_SERVER_KEY)", "--server %s needs its RSA public key", g.server)
-		}
-		if g.serverKey, err = os.ReadFile(g.keyFile); err != nil {
-			return nil, usagef("--server-key must name a readable PEM file", "read server key: %v", err)
 		}
 	}
 	return g, nil
 }
 
-func str(c *cli.Context, flag, env string) string {
-	for _, cc := range c.Lineage() {
-		if cc.IsSet(flag) {
-			return cc.String(flag)
-		}
+func (g *globals) loadConfig(s settings) error {
+	path, explicit := s.text("config", ""), true
+	if path == "" {
+		path, explicit = config.DefaultPath(g.io.getenv), false
 	}
-	return env
+	cfg, err := config.Load(path, explicit)
+	if errors.Is(err, fs.ErrNotExist) {
+		return usagef("check --config or BROADCAST_CONFIG", "config file %s does not exist", path)
+	}
+	g.cfg = cfg
+	return err
 }
 
-// durationFlag reads a duration flag given before or after the command name.
-func durationFlag(c *cli.Context, flag string) (time.Duration, bool) {
-	for _, cc := range c.Lineage() {
-		if cc.IsSet(flag) {
-			return cc.Duration(flag), true
-		}
+func (g *globals) loadStateDir(s settings) error {
+	g.stateDir = s.text("state-dir", defaultStateDir(g.io.getenv))
+	if g.stateDir == "" {
+		return usagef("set --state-dir or BROADCAST_STATE_DIR", "cannot find a state directory: neither XDG_STATE_HOME nor HOME is set")
 	}
-	return 0, false
+	return nil
 }
 
-func intOpt(c *cli.Context, flag, env, envName string, fallback int) (int, error) {
-	for _, cc := range c.Lineage() {
-		if cc.IsSet(flag) {
-			return cc.Int(flag), nil
-		}
+// loadServer: the credentials and which server, with its key.
+func (g *globals) loadServer(s settings) error {
+	var err error
+	if g.apiID, err = s.integer("api-id", g.cfg.APIID); err != nil {
+		return err
 	}
-	if env != "" {
-		n, err := strconv.Atoi(env)
-		if err != nil {
-			return 0, usagef("", "%s=%q is not a number", envName, env)
-		}
-		return n, nil
+	g.apiHash = s.text("api-hash", g.cfg.APIHash)
+	g.server = s.text("server", g.cfg.Server.Address)
+	fromConfig := g.server == g.cfg.Server.Address // the key and DC go with the server
+	keyDefault, dcDefault := "", 0
+	if fromConfig {
+		keyDefault, dcDefault = g.cfg.Server.KeyFile, g.cfg.Server.DC
 	}
-	return fallback, nil
+	g.keyFile = s.text("server-key", keyDefault)
+	if g.dc, err = s.integer("dc", dcDefault); err != nil {
+		return err
+	}
+	g.testDC = s.boolean("test-dc")
+	if g.server == "" {
+		return nil
+	}
+	if g.keyFile == "" {
+		return usagef("give the server's public key with --server-key FILE (BROADCAST_SERVER_KEY)", "--server %s needs its RSA public key", g.server)
+	}
+	if g.serverKey, err = os.ReadFile(g.keyFile); err != nil {
+		return usagef("--server-key must name a readable PEM file", "read server key: %v", err)
+	}
+	return nil
 }
 
-func truthy(s string) bool {
-	b, _ := strconv.ParseBool(s)
-	return b
+// loadConnection: timeouts and the proxy.
+func (g *globals) loadConnection(s settings) error {
+	var err error
+	if g.timeout, err = s.duration("timeout", telegram.DefaultConnectTimeout); err != nil {
+		return err
+	}
+	if g.reconnectWait, err = s.duration("reconnect-wait", telegram.DefaultReconnectWait); err != nil {
+		return err
+	}
+	if raw := s.text("proxy", ""); raw != "" {
+		g.proxy, err = telegram.ParseProxy(raw)
+	}
+	return err
 }
 
 func defaultStateDir(getenv func(string) string) string {

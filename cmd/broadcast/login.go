@@ -41,8 +41,8 @@ Examples:
 				return err
 			}
 			o := loginOptions{
-				phone:    str(c, "phone", ios.getenv("BROADCAST_PHONE")),
-				botToken: str(c, "bot-token", ios.getenv("BROADCAST_BOT_TOKEN")),
+				phone:    flagOrEnv(c, "phone", "BROADCAST_PHONE", ios.getenv),
+				botToken: flagOrEnv(c, "bot-token", "BROADCAST_BOT_TOKEN", ios.getenv),
 			}
 			if c.NArg() > 0 {
 				return usagef("use --phone or --bot-token", "login takes no arguments")

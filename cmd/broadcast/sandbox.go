@@ -9,19 +9,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
-	"github.com/gotd/td/telegram"
 	"github.com/urfave/cli/v2"
 
-	"github.com/broadcast-cli/broadcast/internal/config"
 	"github.com/broadcast-cli/broadcast/internal/sandbox"
-	"github.com/broadcast-cli/broadcast/internal/store"
-	tgclient "github.com/broadcast-cli/broadcast/internal/telegram"
 )
-
-// sandboxBotToken is a token of Telegram's shape that the sandbox accepts.
-const sandboxBotToken = "123456:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 
 func sandboxCommand(ios *streams) *cli.Command {
 	return &cli.Command{
@@ -113,13 +105,13 @@ func runSandbox(ctx context.Context, g *globals, dir string, opts sandbox.Option
 		return &hinted{err: fmt.Errorf("sandbox: %w", err), hint: sandboxStartHint(err)}
 	}
 	defer srv.Close()
-	files, err := writeSandboxFiles(srv, dir)
+	files, err := srv.WriteConfig(dir)
 	if err != nil {
 		return &hinted{err: fmt.Errorf("sandbox dir: %w", err), hint: "choose a writable --dir"}
 	}
 	if g.json {
 		if err := writeJSON(g.io.out, map[string]any{"addr": srv.Addr(), "dc": srv.DC(), "users": len(srv.Friends()),
-			"key_file": files.key, "config": files.config, "inbox_log": srv.InboxPath(), "bot_token": sandboxBotToken,
+			"key_file": files.Key, "config": files.Config, "inbox_log": srv.InboxPath(), "bot_token": sandbox.BotToken,
 			"login_code": sandbox.LoginCode, "resumed": srv.Resumed()}); err != nil {
 			return err
 		}
@@ -137,8 +129,8 @@ try it in another shell:
   broadcast login --bot-token %s     # or: echo %s | broadcast login --phone +15550000000
   broadcast "I bought a car!"
 Ctrl-C stops the server.
-`, srv.Addr(), srv.DC(), len(srv.Friends()), len(srv.Friends()), resumed, files.key, files.config, srv.InboxPath(),
-			files.config, filepath.Join(dir, "state"), sandboxBotToken, sandbox.LoginCode)
+`, srv.Addr(), srv.DC(), len(srv.Friends()), len(srv.Friends()), resumed, files.Key, files.Config, srv.InboxPath(),
+			files.Config, filepath.Join(dir, "state"), sandbox.BotToken, sandbox.LoginCode)
 	}
 	<-ctx.Done()
 	stats := srv.Stats()
@@ -165,148 +157,3 @@ func sandboxStartHint(err error) string {
 		return "choose a writable --dir, or an empty one to start afresh"
 	}
 }
-
-type sandboxFiles struct{ key, config string }
-
-// writeSandboxFiles writes the server's key and a config pointing at it.
-func writeSandboxFiles(srv *sandbox.Server, dir string) (sandboxFiles, error) {
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return sandboxFiles{}, err
-	}
-	f := sandboxFiles{key: filepath.Join(abs, "server.pem"), config: filepath.Join(abs, "config.yaml")}
-	if err := os.WriteFile(f.key, srv.PublicKeyPEM(), 0o600); err != nil {
-		return f, err
-	}
-	friends := srv.Friends()
-	var def, all []string
-	for i, u := range friends {
-		if i < 3 {
-			def = append(def, `"@`+u.Username+`"`)
-		}
-		all = append(all, `"@`+u.Username+`"`)
-	}
-	cfg := fmt.Sprintf(`# Written by "broadcast sandbox": points broadcast at the local sandbox server.
-# Any api_id/api_hash works there; these are Telegram's public test credentials.
-api_id: %d
-api_hash: %s
-server:
-  address: %s
-  key_file: server.pem
-  dc: %d
-default_list: friends
-lists:
-  friends: [%s]
-  everyone: [%s]
-`, telegram.TestAppID, telegram.TestAppHash, srv.Addr(), srv.DC(), strings.Join(def, ", "), strings.Join(all, ", "))
-	if err := os.WriteFile(f.config, []byte(cfg), 0o600); err != nil {
-		return f, err
-	}
-	return f, nil
-}
-
-func demoCommand(ios *streams) *cli.Command {
-	return &cli.Command{
-		Name:      "demo",
-		Usage:     "try broadcast without a Telegram account: a local sandbox, a login, a broadcast to three friends",
-		ArgsUsage: "[MESSAGE]",
-		Description: `Starts the sandbox in this process with a temporary state dir, logs in by phone
-(code 22222), sends MESSAGE to three sandbox friends through the same code as
-"broadcast send", and shows what each friend received.
-
-Examples:
-  go run ./cmd/broadcast demo "I bought a car!"`,
-		Action: func(c *cli.Context) error {
-			msg := "I bought a car!"
-			if c.NArg() > 1 {
-				return usagef("quote the message", "expected one MESSAGE argument, got %d", c.NArg())
-			}
-			if c.NArg() == 1 {
-				msg = c.Args().First()
-			}
-			return runDemo(c.Context, ios, msg, flagBool(c, "json"), flagBool(c, "verbose"))
-		},
-	}
-}
-
-func runDemo(ctx context.Context, ios *streams, text string, asJSON, verbose bool) error {
-	tmp, err := os.MkdirTemp("", "broadcast-demo-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
-	g := &globals{io: ios, json: asJSON, verbose: verbose, timeout: 30 * time.Second}
-	g.log = newLogger(ios, verbose, false)
-	srv, err := sandbox.Start(sandbox.Options{Users: 5, Logger: g.log})
-	if err != nil {
-		return fmt.Errorf("start sandbox: %w", err)
-	}
-	defer srv.Close()
-
-	// The same globals a config written by `broadcast sandbox` would give.
-	g.cfg = &config.Config{Lists: map[string][]string{}}
-	g.stateDir = filepath.Join(tmp, "state")
-	g.apiID, g.apiHash = telegram.TestAppID, telegram.TestAppHash
-	g.server, g.serverKey, g.dc = srv.Addr(), srv.PublicKeyPEM(), srv.DC()
-
-	if !asJSON {
-		fmt.Fprintf(ios.out, "sandbox: a local Telegram-compatible server on %s with friends @friend1 … @friend5\n", srv.Addr())
-	}
-	if err := demoLogin(ctx, g); err != nil {
-		return err
-	}
-	friends := []string{"@friend1", "@friend2", "@friend3"}
-	if !asJSON {
-		fmt.Fprintf(ios.out, "\nsending %q to %s:\n", text, strings.Join(friends, ", "))
-	}
-	sendErr := runSend(ctx, g, sendOptions{
-		message: text, hasMessage: true, to: friends, parseMode: "plain",
-		concurrency: defaultConcurrency, rateSet: true,
-	})
-	if sendErr != nil && !isOutcome(sendErr) {
-		return sendErr
-	}
-	if !asJSON {
-		fmt.Fprintln(ios.out, "\nwhat each friend received:")
-	}
-	for _, f := range friends {
-		u, _ := srv.Lookup(f)
-		in := srv.Inbox(f)
-		if asJSON {
-			if err := writeJSON(ios.out, map[string]any{"inbox": f, "first_name": u.FirstName, "messages": in}); err != nil {
-				return err
-			}
-			continue
-		}
-		if len(in) == 0 {
-			fmt.Fprintf(ios.out, "  %s (%s): nothing\n", f, u.FirstName)
-		}
-		for _, m := range in {
-			fmt.Fprintf(ios.out, "  %s (%s): %q  [message %d, random_id %d]\n", f, u.FirstName, m.Text, m.ID, m.RandomID)
-		}
-	}
-	if !asJSON {
-		fmt.Fprintln(ios.out, "\nnext: `broadcast sandbox --dir /tmp/sb` runs this server for you to use, and README.md shows real Telegram.")
-	}
-	return sendErr
-}
-
-// demoLogin logs in by phone with the sandbox's code, as a person would.
-func demoLogin(ctx context.Context, g *globals) error {
-	a, err := loginWith(ctx, g, func(ctx context.Context, c *tgclient.Client) (store.Account, error) {
-		return c.LoginPhone(ctx, "+15550000000", fixedPrompter{code: sandbox.LoginCode})
-	})
-	if err != nil || g.json {
-		return err
-	}
-	return printAccount(g, a, "logged in by phone (code "+sandbox.LoginCode+") as")
-}
-
-type fixedPrompter struct{ code string }
-
-func (p fixedPrompter) Code(context.Context) (string, error) { return p.code, nil }
-func (p fixedPrompter) Password(context.Context) (string, error) {
-	return "", errors.New("the demo account has no 2FA password")
-}
-
-var _ tgclient.Prompter = fixedPrompter{}
