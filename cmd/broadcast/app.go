@@ -122,7 +122,33 @@ func newApp(ctx context.Context, ios *streams) *cli.App {
 	onUsage := func(c *cli.Context, err error, isSub bool) error {
 		return flagUsageError(c, err)
 	}
-	cmds := []*cli.Command{
+	cmds := commands(ios)
+	setupCommands(cmds, onUsage)
+	return &cli.App{
+		Name:                   "broadcast",
+		Usage:                  "send one Telegram message to many people at once",
+		UsageText:              "broadcast [global flags] MESSAGE\nbroadcast [global flags] COMMAND [flags] [args]",
+		Description:            appDescription(),
+		Flags:                  append(append(globalFlags(), outputFlags()...), &cli.BoolFlag{Name: "version", Usage: "print the version"}),
+		Commands:               cmds,
+		Reader:                 ios.in,
+		Writer:                 ios.out,
+		ErrWriter:              ios.err,
+		HideHelpCommand:        true,
+		UseShortOptionHandling: false,
+		// Recipient lists are split on commas by recipient.ParseAll; file
+		// names (--attach) must keep theirs.
+		DisableSliceFlagSeparator: true,
+		EnableBashCompletion:      true,
+		// The default handler calls os.Exit; exit codes are decided in run.
+		ExitErrHandler: func(*cli.Context, error) {},
+		OnUsageError:   onUsage,
+		Action:         func(c *cli.Context) error { return runRoot(ctx, c, ios) },
+	}
+}
+
+func commands(ios *streams) []*cli.Command {
+	return []*cli.Command{
 		sendCommand(ios),
 		loginCommand(ios),
 		logoutCommand(ios),
@@ -137,12 +163,43 @@ func newApp(ctx context.Context, ios *streams) *cli.App {
 		completionCommand(ios),
 		manCommand(ios),
 	}
-	setupCommands(cmds, onUsage)
-	app := &cli.App{
-		Name:      "broadcast",
-		Usage:     "send one Telegram message to many people at once",
-		UsageText: "broadcast [global flags] MESSAGE\nbroadcast [global flags] COMMAND [flags] [args]",
-		Description: `Sends MESSAGE to the config's default list, or runs COMMAND.
+}
+
+// runRoot is `broadcast [--version | help [COMMAND] | MESSAGE]`: the
+// shorthand for send, which never fires on something that looks like a
+// command.
+func runRoot(ctx context.Context, c *cli.Context, ios *streams) error {
+	switch {
+	case c.Bool("version"):
+		_, err := fmt.Fprintf(ios.out, "broadcast %s\n", version())
+		return err
+	case c.NArg() == 0:
+		return cli.ShowAppHelp(c)
+	case c.Args().First() == "help":
+		return showHelp(c)
+	}
+	if err := checkNotACommand(c); err != nil {
+		return err
+	}
+	g, err := loadGlobals(c, ios)
+	if err != nil {
+		return err
+	}
+	opts, err := sendOptionsFrom(c, g, ios)
+	if err != nil {
+		return err
+	}
+	return runSend(ctx, g, opts)
+}
+
+// appDescription is the top of --help and of the man page: examples, the
+// exit codes and the environment, from the same table as the flags.
+func appDescription() string {
+	var envs []string
+	for _, o := range globalOptions {
+		envs = append(envs, o.env)
+	}
+	return `Sends MESSAGE to the config's default list, or runs COMMAND.
 
 Examples:
   broadcast "I bought a car!"
@@ -159,52 +216,11 @@ Exit codes:
   130  interrupted by a signal; the journal is kept, broadcast resume finishes
 
 Environment:
-  BROADCAST_CONFIG, BROADCAST_STATE_DIR, BROADCAST_API_ID, BROADCAST_API_HASH,
-  BROADCAST_SERVER, BROADCAST_SERVER_KEY, BROADCAST_DC, BROADCAST_TEST_DC,
-  BROADCAST_TIMEOUT, BROADCAST_PROXY: the global flags of the same name
+  ` + strings.Join(envs, ", ") + `:
+      the global flags of the same name
   BROADCAST_PHONE, BROADCAST_BOT_TOKEN, BROADCAST_PASSWORD: for login
   XDG_CONFIG_HOME, XDG_STATE_HOME: where the config and state live by default
-  NO_COLOR: a progress bar without colour`,
-		Flags:                  append(append(globalFlags(), outputFlags()...), &cli.BoolFlag{Name: "version", Usage: "print the version"}),
-		Commands:               cmds,
-		Reader:                 ios.in,
-		Writer:                 ios.out,
-		ErrWriter:              ios.err,
-		HideHelpCommand:        true,
-		UseShortOptionHandling: false,
-		// Recipient lists are split on commas by recipient.ParseAll; file
-		// names (--attach) must keep theirs.
-		DisableSliceFlagSeparator: true,
-		EnableBashCompletion:      true,
-		// The default handler calls os.Exit; exit codes are decided in run.
-		ExitErrHandler: func(*cli.Context, error) {},
-		OnUsageError:   onUsage,
-		Action: func(c *cli.Context) error {
-			if c.Bool("version") {
-				_, err := fmt.Fprintf(ios.out, "broadcast %s\n", version())
-				return err
-			}
-			if c.NArg() == 0 {
-				return cli.ShowAppHelp(c)
-			}
-			if c.Args().First() == "help" {
-				return showHelp(c)
-			}
-			if err := checkNotACommand(c); err != nil {
-				return err
-			}
-			g, err := loadGlobals(c, ios)
-			if err != nil {
-				return err
-			}
-			opts, err := sendOptionsFrom(c, g, ios)
-			if err != nil {
-				return err
-			}
-			return runSend(ctx, g, opts)
-		},
-	}
-	return app
+  NO_COLOR: a progress bar without colour`
 }
 
 // setupCommands gives every command and subcommand the output flags and

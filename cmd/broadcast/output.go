@@ -184,13 +184,16 @@ func roundMS(d time.Duration) time.Duration {
 func errorCode(err error) (string, string) {
 	var rpc *telegram.RPCError
 	var flood *fanout.FloodWaitError
+	var tooLong *fanout.FloodWaitTooLongError
 	switch {
 	case errors.Is(err, fanout.ErrNotSent):
 		return "NOT_SENT", err.Error()
 	case errors.Is(err, fanout.ErrInterrupted):
 		return "UNKNOWN", "the run stopped before Telegram's answer came; resume settles it without a second copy"
-	case errors.Is(err, fanout.ErrFloodWaitTooLong):
-		return "FLOOD_WAIT", err.Error()
+	case errors.As(err, &tooLong) && tooLong.Max == 0:
+		return "FLOOD_WAIT", fmt.Sprintf("Telegram asked to wait %s, and --max-flood-wait 0 never waits", tooLong.Wait)
+	case errors.As(err, &tooLong):
+		return "FLOOD_WAIT", fmt.Sprintf("flood wait %s exceeds --max-flood-wait %s", tooLong.Wait, fmtDuration(tooLong.Max))
 	case errors.As(err, &rpc):
 		return rpc.Type, rpc.Detail
 	case errors.As(err, &flood):

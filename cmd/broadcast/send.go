@@ -18,6 +18,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/broadcast-cli/broadcast/internal/config"
 	"github.com/broadcast-cli/broadcast/internal/delivery"
 	"github.com/broadcast-cli/broadcast/internal/fanout"
 	"github.com/broadcast-cli/broadcast/internal/recipient"
@@ -30,6 +31,7 @@ import (
 // bots are allowed about 30 messages a second to different users.
 const (
 	defaultConcurrency = 8
+	maxConcurrency     = 1000
 	defaultUserRate    = 5.0
 	defaultBotRate     = 25.0
 )
@@ -124,7 +126,7 @@ Examples:
 func sendOptionsFrom(c *cli.Context, g *globals, ios *streams) (sendOptions, error) {
 	o := sendOptions{
 		to:           c.StringSlice("to"),
-		lists:        c.StringSlice("list"),
+		lists:        splitCommas(c.StringSlice("list")),
 		toFile:       c.String("to-file"),
 		messageFile:  c.String("message-file"),
 		parseMode:    c.String("parse-mode"),
@@ -134,6 +136,7 @@ func sendOptionsFrom(c *cli.Context, g *globals, ios *streams) (sendOptions, err
 		rate:         c.Float64("rate"),
 		rateSet:      c.IsSet("rate"),
 		maxFloodWait: c.Duration("max-flood-wait"),
+		resendAfter:  c.Duration("resend-after"),
 		dryRun:       c.Bool("dry-run"),
 		id:           c.String("id"),
 		fresh:        c.Bool("new"),
@@ -142,7 +145,6 @@ func sendOptionsFrom(c *cli.Context, g *globals, ios *streams) (sendOptions, err
 		template:     c.Bool("template"),
 		split:        c.Bool("split"),
 	}
-	o.lists = splitCommas(o.lists)
 	if w, ok := c.Generic("wait").(*waitFlag); ok && w.set {
 		o.lockWait = w.d
 	}
@@ -152,56 +154,64 @@ func sendOptionsFrom(c *cli.Context, g *globals, ios *streams) (sendOptions, err
 	if c.NArg() == 1 && c.Args().First() != "-" {
 		o.message, o.hasMessage = c.Args().First(), true
 	}
-	d := g.cfg.Send
+	o.applyConfig(c, g.cfg.Send)
+	return o, o.check()
+}
+
+// applyConfig fills what the command line left unset from the config's
+// send: section, then the defaults.
+func (o *sendOptions) applyConfig(c *cli.Context, d config.SendDefaults) {
 	if o.parseMode == "" {
 		o.parseMode = d.ParseMode
 	}
-	if !c.IsSet("concurrency") && d.HasConcurrency {
+	unset := func(flag string, inConfig bool) bool { return !c.IsSet(flag) && inConfig }
+	if unset("concurrency", d.HasConcurrency) {
 		o.concurrency = d.Concurrency
 	}
-	if !o.rateSet && d.HasRate {
+	if unset("rate", d.HasRate) {
 		o.rate, o.rateSet = d.Rate, true
 	}
-	if !c.IsSet("max-flood-wait") && d.HasMaxFloodWait {
+	if unset("max-flood-wait", d.HasMaxFloodWait) {
 		o.maxFloodWait = d.MaxFloodWait
 	}
-	switch {
-	case o.maxFloodWait == 0 && (c.IsSet("max-flood-wait") || d.HasMaxFloodWait):
-		o.maxFloodWait = fanout.NeverWait // 0: never sit out a flood wait
-	case o.maxFloodWait == 0:
-		o.maxFloodWait = fanout.DefaultMaxFloodWait
-	}
-	o.resendAfter = delivery.DefaultResendAfter
-	if c.IsSet("resend-after") {
-		o.resendAfter = c.Duration("resend-after")
-	} else if d.HasResendAfter {
+	if unset("resend-after", d.HasResendAfter) {
 		o.resendAfter = d.ResendAfter
 	}
-	if o.resendAfter < 0 {
-		return o, usagef("", "--resend-after must not be negative")
-	}
-	if !c.IsSet("silent") && d.HasSilent {
+	if unset("silent", d.HasSilent) {
 		o.silent = d.Silent
 	}
-	if !c.IsSet("no-preview") && d.HasNoPreview {
+	if unset("no-preview", d.HasNoPreview) {
 		o.noPreview = d.NoPreview
 	}
 	if !c.IsSet("concurrency") && !d.HasConcurrency {
 		o.concurrency = defaultConcurrency
 	}
-	if o.concurrency < 1 || o.concurrency > 1000 {
-		return o, usagef("", "--concurrency must be between 1 and 1000, got %d", o.concurrency)
+	if !c.IsSet("resend-after") && !d.HasResendAfter {
+		o.resendAfter = delivery.DefaultResendAfter
 	}
-	if o.rate < 0 {
-		return o, usagef("", "--rate must be 0 (no limit) or more, got %v", o.rate)
+	switch given := c.IsSet("max-flood-wait") || d.HasMaxFloodWait; {
+	case o.maxFloodWait == 0 && given:
+		o.maxFloodWait = fanout.NeverWait // 0: never sit out a flood wait
+	case o.maxFloodWait == 0:
+		o.maxFloodWait = fanout.DefaultMaxFloodWait
 	}
-	if o.maxFloodWait < 0 && o.maxFloodWait != fanout.NeverWait {
-		return o, usagef("", "--max-flood-wait must not be negative")
+}
+
+// check refuses values no run can use.
+func (o *sendOptions) check() error {
+	switch {
+	case o.concurrency < 1 || o.concurrency > maxConcurrency:
+		return usagef("", "--concurrency must be between 1 and %d, got %d", maxConcurrency, o.concurrency)
+	case o.rate < 0:
+		return usagef("", "--rate must be 0 (no limit) or more, got %v", o.rate)
+	case o.maxFloodWait < 0 && o.maxFloodWait != fanout.NeverWait:
+		return usagef("", "--max-flood-wait must not be negative")
+	case o.resendAfter < 0:
+		return usagef("", "--resend-after must not be negative")
+	case o.hasMessage && o.messageFile != "":
+		return usagef("", "give the message either as an argument or with --message-file, not both")
 	}
-	if o.hasMessage && o.messageFile != "" {
-		return o, usagef("", "give the message either as an argument or with --message-file, not both")
-	}
-	return o, nil
+	return nil
 }
 
 // fmtDuration prints a default as people write it: 5m, not 5m0s.
@@ -478,92 +488,129 @@ func deliver(ctx context.Context, g *globals, o sendOptions, spec delivery.Spec,
 	if err != nil {
 		return err
 	}
-	rep := newReporter(g, len(rs))
-	rep.schedule = msg.Content.Schedule
-	defer rep.close()
+	r := &sendRun{g: g, o: o, st: st, acct: acct, client: client, spec: spec, keys: keys, rs: rs, msg: msg, resume: resume,
+		rep: newReporter(g, len(rs))}
+	r.rep.schedule = msg.Content.Schedule
+	defer r.rep.close()
+	return r.run(ctx)
+}
 
-	// The client outlives a signal by inFlightGrace, so that a send on the
-	// wire gets its answer (and its journal mark) instead of being cut off;
-	// before the engine runs there is nothing to wait for.
-	clientCtx, cancelClient := context.WithCancel(context.WithoutCancel(ctx))
+// sendRun is one run of a broadcast, from connecting to the outcome.
+type sendRun struct {
+	g      *globals
+	o      sendOptions
+	st     *store.Store
+	acct   store.Account
+	client *telegram.Client
+	spec   delivery.Spec
+	keys   []string
+	rs     []recipient.Recipient
+	msg    *telegram.Message
+	resume *store.Broadcast // nil: a send, not a resume
+	rep    *reporter
+
+	plan   delivery.Plan
+	began  bool        // the broadcast is recorded in the journal
+	engine atomic.Bool // the engine runs: a signal gives sends on the wire time
+	sum    fanout.Summary
+	runErr error // the journal's, from the engine
+}
+
+// run connects, then plans, announces and sends (in the client's callback),
+// and maps how it ended to an outcome.
+func (r *sendRun) run(ctx context.Context) error {
+	clientCtx, cancelClient := r.clientContext(ctx)
 	defer cancelClient()
-	var engineRunning atomic.Bool
-	defer context.AfterFunc(ctx, func() {
-		if !engineRunning.Load() {
-			cancelClient()
-			return
-		}
-		time.AfterFunc(inFlightGrace, cancelClient)
-	})()
-
-	g.log.Debug("connecting", "server", client.ServerName(), "timeout", g.timeout)
 	// The engine stops on a signal, and on a connection that was lost and
 	// did not come back (the client ends cctx with the reason).
 	engineCtx, stopEngine := context.WithCancelCause(ctx)
 	defer stopEngine(nil)
-	var (
-		plan   delivery.Plan
-		began  bool
-		sum    fanout.Summary
-		runErr error
-	)
-	err = client.Run(clientCtx, func(cctx context.Context) error {
+	r.g.log.Debug("connecting", "server", r.client.ServerName(), "timeout", r.g.timeout)
+	err := r.client.Run(clientCtx, func(cctx context.Context) error {
 		defer context.AfterFunc(cctx, func() { stopEngine(context.Cause(cctx)) })()
 		if ctx.Err() != nil {
 			return context.Cause(ctx)
 		}
-		g.log.Debug("connected")
-		if plan, err = begin(g, st, acct, o, spec, keys, resume); err != nil {
-			return err
-		}
-		began = true
-		g.log.Debug("broadcast", "id", plan.Broadcast.ID, "resumed", plan.Resumed, "was_finished", plan.WasFinished,
-			"recipients", len(rs), "rate", o.effectiveRate(acct.Bot), "concurrency", o.concurrency)
-		announce(g, st, plan)
-		// Attachments are uploaded once, before the first send.
-		if err := client.Upload(cctx, msg); err != nil {
-			return err
-		}
-		engineRunning.Store(true)
-		sum, runErr = delivery.Run(engineCtx, st, client.Messenger(msg), plan.Broadcast, rs, fanout.Options{
-			Concurrency: o.concurrency,
-			// Sends keep retrying through an outage: the outage as a whole
-			// is bounded by the client's reconnect wait.
-			RetryFor:     max(fanout.DefaultRetryFor, g.reconnectWait+time.Minute),
-			Rate:         o.effectiveRate(acct.Bot),
-			Burst:        max(1, int(o.effectiveRate(acct.Bot))),
-			MaxFloodWait: o.maxFloodWait,
-			OnResult:     rep.result,
-			OnWait:       rep.wait,
-			OnRetry: func(t fanout.Target, attempt int, err error, after time.Duration) {
-				g.log.Debug("retry", "recipient", t.Recipient, "attempt", attempt, "after", after.Round(time.Millisecond), "err", err)
-			},
-		})
-		return nil
+		r.g.log.Debug("connected")
+		return r.send(cctx, engineCtx)
 	})
-	var lost *telegram.ConnectionLostError
-	if began && errors.As(context.Cause(engineCtx), &lost) {
-		// The run stopped on a dead connection: unfinished, resumable.
-		rep.summary(plan.Broadcast.ID, sum)
-		return &outcomeError{code: exitFailure, msg: lost.Error(),
-			hint: "nothing is lost: run `broadcast resume " + plan.Broadcast.ID + "` when the server is reachable"}
+	return r.finish(ctx, engineCtx, err)
+}
+
+// clientContext outlives a signal by inFlightGrace, so that a send on the
+// wire gets its answer (and its journal mark) instead of being cut off;
+// before the engine runs there is nothing to wait for.
+func (r *sendRun) clientContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	clientCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() {
+		if !r.engine.Load() {
+			cancel()
+			return
+		}
+		time.AfterFunc(inFlightGrace, cancel)
+	})
+	return clientCtx, func() { stop(); cancel() }
+}
+
+// send records the broadcast, says what it is, uploads the attachments once
+// and runs the engine.
+func (r *sendRun) send(cctx, engineCtx context.Context) error {
+	g, o := r.g, r.o
+	plan, err := begin(g, r.st, r.acct, o, r.spec, r.keys, r.resume)
+	if err != nil {
+		return err
 	}
-	if err == nil && !began {
+	r.plan, r.began = plan, true
+	g.log.Debug("broadcast", "id", plan.Broadcast.ID, "resumed", plan.Resumed, "was_finished", plan.WasFinished,
+		"recipients", len(r.rs), "rate", o.effectiveRate(r.acct.Bot), "concurrency", o.concurrency)
+	announce(g, r.st, plan)
+	if err := r.client.Upload(cctx, r.msg); err != nil {
+		return err
+	}
+	rate := o.effectiveRate(r.acct.Bot)
+	r.engine.Store(true)
+	r.sum, r.runErr = delivery.Run(engineCtx, r.st, r.client.Messenger(r.msg), plan.Broadcast, r.rs, fanout.Options{
+		Concurrency: o.concurrency,
+		// Sends keep retrying through an outage: the outage as a whole
+		// is bounded by the client's reconnect wait.
+		RetryFor:     max(fanout.DefaultRetryFor, g.reconnectWait+time.Minute),
+		Rate:         rate,
+		Burst:        max(1, int(rate)),
+		MaxFloodWait: o.maxFloodWait,
+		OnResult:     r.rep.result,
+		OnWait:       r.rep.wait,
+		OnRetry: func(t fanout.Target, attempt int, err error, after time.Duration) {
+			g.log.Debug("retry", "recipient", t.Recipient, "attempt", attempt, "after", after.Round(time.Millisecond), "err", err)
+		},
+	})
+	return nil
+}
+
+// finish maps how the run ended to the summary and an outcome.
+func (r *sendRun) finish(ctx, engineCtx context.Context, err error) error {
+	var lost *telegram.ConnectionLostError
+	if r.began && errors.As(context.Cause(engineCtx), &lost) {
+		// The run stopped on a dead connection: unfinished, resumable.
+		r.rep.summary(r.plan.Broadcast.ID, r.sum)
+		return &outcomeError{code: exitFailure, msg: lost.Error(),
+			hint: "nothing is lost: run `broadcast resume " + r.plan.Broadcast.ID + "` when the server is reachable"}
+	}
+	if err == nil && !r.began {
 		err = context.Cause(ctx) // gotd gave up connecting when the signal came
 	}
 	if err != nil {
-		if began {
+		if r.began {
 			// Connected and recorded, but the upload or the engine never
 			// got going: the broadcast is unfinished, not running.
-			_ = st.SetState(plan.Broadcast.ID, store.StateInterrupted)
+			_ = r.st.SetState(r.plan.Broadcast.ID, store.StateInterrupted)
 		}
 		return err
 	}
-	rep.summary(plan.Broadcast.ID, sum)
-	if runErr != nil {
-		return fmt.Errorf("journal: %w", runErr)
+	r.rep.summary(r.plan.Broadcast.ID, r.sum)
+	if r.runErr != nil {
+		return fmt.Errorf("journal: %w", r.runErr)
 	}
-	return outcome(sum, plan.Broadcast.ID)
+	return outcome(r.sum, r.plan.Broadcast.ID)
 }
 
 // checkCached returns the recipients' canonical keys, refusing a numeric id
@@ -657,7 +704,12 @@ func outcome(sum fanout.Summary, id string) error {
 		if errors.Is(sum.Stopped, telegram.ErrSessionRevoked) {
 			return &outcomeError{code: exitAuth, msg: sum.Stopped.Error(), hint: "run `broadcast login` again, then `broadcast resume " + id + "`"}
 		}
-		return &outcomeError{code: exitPartial, msg: "stopped: " + sum.Stopped.Error(), hint: "the rest were not sent; later, run: broadcast resume " + id}
+		hint := "the rest were not sent; later, run: broadcast resume " + id
+		if errors.Is(sum.Stopped, telegram.ErrSpamLimited) {
+			// Every further send would lengthen the limit.
+			hint = "send nothing from this account for now (each try makes the limit longer); in a day or so, run: broadcast resume " + id
+		}
+		return &outcomeError{code: exitPartial, msg: "stopped: " + sum.Stopped.Error(), hint: hint}
 	case sum.Interrupted || sum.NotStarted > 0:
 		return &outcomeError{code: exitInterrupted, msg: "interrupted", hint: "the journal is kept; run `broadcast resume " + id + "` to finish"}
 	case sum.Failed > 0:

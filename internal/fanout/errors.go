@@ -90,22 +90,24 @@ type fatalError struct{ err error }
 func (e *fatalError) Error() string { return e.err.Error() }
 func (e *fatalError) Unwrap() error { return e.err }
 
-// floodWaitTooLongError names both durations, so that the user sees what to
-// raise, and wraps both ErrFloodWaitTooLong and the Sender's error.
-type floodWaitTooLongError struct {
-	wait, max time.Duration
-	err       *FloodWaitError
+// FloodWaitTooLongError is the failure of a target whose flood wait was
+// longer than Options.MaxFloodWait: it carries both durations, so that the
+// caller can say what to raise, and wraps both ErrFloodWaitTooLong and the
+// Sender's error.
+type FloodWaitTooLongError struct {
+	Wait, Max time.Duration // Max is zero for NeverWait
+	Err       *FloodWaitError
 }
 
-func (e *floodWaitTooLongError) Error() string {
-	msg := fmt.Sprintf("flood wait %s exceeds --max-flood-wait %s", e.wait, e.max)
-	if e.err.Err != nil {
-		msg += ": " + e.err.Err.Error()
+func (e *FloodWaitTooLongError) Error() string {
+	msg := fmt.Sprintf("flood wait %s is longer than the %s allowed", e.Wait, e.Max)
+	if e.Err.Err != nil {
+		msg += ": " + e.Err.Err.Error()
 	}
 	return msg
 }
 
-func (e *floodWaitTooLongError) Unwrap() []error { return []error{ErrFloodWaitTooLong, e.err} }
+func (e *FloodWaitTooLongError) Unwrap() []error { return []error{ErrFloodWaitTooLong, e.Err} }
 
 // notSent is the error of a target left undelivered by a Fatal stop: it says
 // why, and both ErrNotSent and the cause can be found with errors.Is.

@@ -299,7 +299,7 @@ func (r *run) send(t Target) {
 		case errors.As(err, &fw):
 			wait := max(fw.Wait, minFloodWait)
 			if wait > r.maxFloodWait {
-				r.fail(res, start, &floodWaitTooLongError{wait: wait, max: r.maxFloodWait, err: fw})
+				r.fail(res, start, &FloodWaitTooLongError{Wait: wait, Max: r.maxFloodWait, Err: fw})
 				return
 			}
 			floods++

@@ -92,7 +92,7 @@ type attachment struct {
 var (
 	ErrEmptyMessage = errors.New("the message is empty")
 	ErrBadParseMode = errors.New("unknown parse mode")
-	ErrSplitMedia   = errors.New("--split cannot be combined with --attach: a caption is one message")
+	ErrSplitMedia   = errors.New("a caption is one message: it cannot be split")
 )
 
 // TooLongError: the text is over Telegram's limit, counted as Telegram does.
@@ -128,7 +128,7 @@ func (e *EntityTooLongError) Error() string {
 	if e.Entity != "" {
 		what = e.Entity + " formatting"
 	}
-	return fmt.Sprintf("cannot split the message: the %s from character %d is %d characters long; one message holds %d and --split cuts only outside formatting",
+	return fmt.Sprintf("cannot split the message: the %s from character %d is %d characters long; one message holds %d and a split cuts only outside formatting",
 		what, e.Offset+1, e.Length, e.Limit)
 }
 

@@ -29,7 +29,7 @@ func (e *RPCError) Unwrap() error { return e.Err }
 
 // ErrSpamLimited: PEER_FLOOD. Telegram limits the account for messaging too
 // many people; retrying only extends the limit, so the run stops.
-var ErrSpamLimited = errors.New("Telegram has limited this account for sending to too many people (PEER_FLOOD); stop and try again later")
+var ErrSpamLimited = errors.New("Telegram has limited this account for sending to too many people (PEER_FLOOD)")
 
 // ErrAccountFrozen: FROZEN_METHOD_INVALID, the account is frozen.
 var ErrAccountFrozen = errors.New("Telegram has frozen this account (FROZEN_METHOD_INVALID)")
