@@ -181,15 +181,7 @@ func runRoot(ctx context.Context, c *cli.Context, ios *streams) error {
 	if err := checkNotACommand(c); err != nil {
 		return err
 	}
-	g, err := loadGlobals(c, ios)
-	if err != nil {
-		return err
-	}
-	opts, err := sendOptionsFrom(c, g, ios)
-	if err != nil {
-		return err
-	}
-	return runSend(ctx, g, opts)
+	return sendAction(ctx, c, ios)
 }
 
 // appDescription is the top of --help and of the man page: examples, the

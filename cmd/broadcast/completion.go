@@ -41,25 +41,30 @@ Examples:
 			if c.NArg() != 1 {
 				return usagef("e.g. source <(broadcast completion bash)", "completion takes one shell: bash, zsh or fish")
 			}
-			var script string
-			switch shell := c.Args().First(); shell {
-			case "bash":
-				script = bashCompletion
-			case "zsh":
-				script = zshCompletion
-			case "fish":
-				s, err := c.App.ToFishCompletion()
-				if err != nil {
-					return fmt.Errorf("fish completion: %w", err)
-				}
-				script = s
-			default:
-				return usagef("the shells are bash, zsh and fish", "no completion for shell %q", shell)
-			}
-			_, err := fmt.Fprint(ios.out, script)
-			return err
+			return runCompletion(ios, c.App, c.Args().First())
 		},
 	}
+}
+
+// runCompletion prints the completion script for shell.
+func runCompletion(ios *streams, app *cli.App, shell string) error {
+	var script string
+	switch shell {
+	case "bash":
+		script = bashCompletion
+	case "zsh":
+		script = zshCompletion
+	case "fish":
+		s, err := app.ToFishCompletion()
+		if err != nil {
+			return fmt.Errorf("fish completion: %w", err)
+		}
+		script = s
+	default:
+		return usagef("the shells are bash, zsh and fish", "no completion for shell %q", shell)
+	}
+	_, err := fmt.Fprint(ios.out, script)
+	return err
 }
 
 // manCommand prints the man page; go generate writes docs/broadcast.1 with it.
@@ -74,18 +79,21 @@ func manCommand(ios *streams) *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "output", Usage: "write to `FILE` instead of stdout"},
 		},
-		Action: func(c *cli.Context) error {
-			page, err := manPage(c.App)
-			if err != nil {
-				return err
-			}
-			if out := c.String("output"); out != "" {
-				return os.WriteFile(out, []byte(page), 0o644)
-			}
-			_, err = fmt.Fprint(ios.out, page)
-			return err
-		},
+		Action: func(c *cli.Context) error { return runMan(ios, c.App, c.String("output")) },
 	}
+}
+
+// runMan prints the man page, or writes it to output.
+func runMan(ios *streams, app *cli.App, output string) error {
+	page, err := manPage(app)
+	if err != nil {
+		return err
+	}
+	if output != "" {
+		return os.WriteFile(output, []byte(page), 0o644)
+	}
+	_, err = fmt.Fprint(ios.out, page)
+	return err
 }
 
 // manPage renders the app's man page in section 1. urfave/cli's page shows

@@ -35,12 +35,21 @@ Examples:
 			if c.NArg() == 1 {
 				msg = c.Args().First()
 			}
-			return runDemo(c.Context, ios, msg, flagBool(c, "json"), flagBool(c, "verbose"))
+			return runDemo(c.Context, ios, demoOptions{text: msg, json: flagBool(c, "json"), verbose: flagBool(c, "verbose")})
 		},
 	}
 }
 
-func runDemo(ctx context.Context, ios *streams, text string, asJSON, verbose bool) error {
+// demoOptions is `broadcast demo [MESSAGE]`.
+type demoOptions struct {
+	text          string
+	json, verbose bool
+}
+
+// runDemo starts an in-process sandbox, logs in, sends through the same
+// code as `broadcast send` and shows what each friend received.
+func runDemo(ctx context.Context, ios *streams, o demoOptions) error {
+	text, asJSON, verbose := o.text, o.json, o.verbose
 	tmp, err := os.MkdirTemp("", "broadcast-demo-")
 	if err != nil {
 		return err
@@ -72,6 +81,17 @@ func runDemo(ctx context.Context, ios *streams, text string, asJSON, verbose boo
 	if sendErr != nil && !isOutcome(sendErr) {
 		return sendErr
 	}
+	if err := showInboxes(ios, srv, friends, asJSON); err != nil {
+		return err
+	}
+	if !asJSON {
+		fmt.Fprintln(ios.out, "\nnext: `broadcast sandbox --dir /tmp/sb` runs this server for you to use, and README.md shows real Telegram.")
+	}
+	return sendErr
+}
+
+// showInboxes prints what each friend received.
+func showInboxes(ios *streams, srv *sandbox.Server, friends []string, asJSON bool) error {
 	if !asJSON {
 		fmt.Fprintln(ios.out, "\nwhat each friend received:")
 	}
@@ -91,10 +111,7 @@ func runDemo(ctx context.Context, ios *streams, text string, asJSON, verbose boo
 			fmt.Fprintf(ios.out, "  %s (%s): %q  [message %d, random_id %d]\n", f, u.FirstName, m.Text, m.ID, m.RandomID)
 		}
 	}
-	if !asJSON {
-		fmt.Fprintln(ios.out, "\nnext: `broadcast sandbox --dir /tmp/sb` runs this server for you to use, and README.md shows real Telegram.")
-	}
-	return sendErr
+	return nil
 }
 
 // sandboxGlobals are the globals a config written by `broadcast sandbox`

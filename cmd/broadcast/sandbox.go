@@ -45,30 +45,44 @@ Examples:
 		Action: func(c *cli.Context) error {
 			g := &globals{io: ios, json: flagBool(c, "json"), quiet: flagBool(c, "quiet"), verbose: flagBool(c, "verbose")}
 			g.log = newLogger(ios, g.verbose, g.quiet)
-			blocked, err := parseInts(c.String("blocked"))
+			o, err := sandboxOptionsFrom(c)
 			if err != nil {
-				return usagef("e.g. --blocked 2,5", "--blocked: %v", err)
+				return err
 			}
-			if p := c.Float64("drop"); p < 0 || p > 1 {
-				return usagef("", "--drop must be a probability between 0 and 1, got %v", p)
-			}
-			if c.Int("users") < 1 {
-				return usagef("", "--users must be at least 1")
-			}
-			return runSandbox(c.Context, g, c.String("dir"), sandbox.Options{
-				Addr:          c.String("addr"),
-				Users:         c.Int("users"),
-				Password:      c.String("password"),
-				Latency:       c.Duration("latency"),
-				SendRate:      c.Float64("send-rate"),
-				ResolveLimit:  c.Int("resolve-limit"),
-				DropAnswer:    c.Float64("drop"),
-				AckBeforeDrop: c.Bool("ack-before-drop"),
-				Blocked:       blocked,
-				Logger:        g.log,
-			})
+			o.server.Logger = g.log
+			return runSandbox(c.Context, g, o)
 		},
 	}
+}
+
+// sandboxOptions is `broadcast sandbox`: where, and the server's knobs.
+type sandboxOptions struct {
+	dir    string
+	server sandbox.Options
+}
+
+func sandboxOptionsFrom(c *cli.Context) (sandboxOptions, error) {
+	blocked, err := parseInts(c.String("blocked"))
+	if err != nil {
+		return sandboxOptions{}, usagef("e.g. --blocked 2,5", "--blocked: %v", err)
+	}
+	if p := c.Float64("drop"); p < 0 || p > 1 {
+		return sandboxOptions{}, usagef("", "--drop must be a probability between 0 and 1, got %v", p)
+	}
+	if c.Int("users") < 1 {
+		return sandboxOptions{}, usagef("", "--users must be at least 1")
+	}
+	return sandboxOptions{dir: c.String("dir"), server: sandbox.Options{
+		Addr:          c.String("addr"),
+		Users:         c.Int("users"),
+		Password:      c.String("password"),
+		Latency:       c.Duration("latency"),
+		SendRate:      c.Float64("send-rate"),
+		ResolveLimit:  c.Int("resolve-limit"),
+		DropAnswer:    c.Float64("drop"),
+		AckBeforeDrop: c.Bool("ack-before-drop"),
+		Blocked:       blocked,
+	}}, nil
 }
 
 func parseInts(s string) ([]int, error) {
@@ -87,7 +101,8 @@ func parseInts(s string) ([]int, error) {
 	return out, nil
 }
 
-func runSandbox(ctx context.Context, g *globals, dir string, opts sandbox.Options) error {
+func runSandbox(ctx context.Context, g *globals, o sandboxOptions) error {
+	dir, opts := o.dir, o.server
 	if dir == "" {
 		d, err := os.MkdirTemp("", "broadcast-sandbox-")
 		if err != nil {

@@ -106,19 +106,22 @@ Examples:
   broadcast send --list family --silent "Dinner at 8"
   broadcast send --to-file friends.txt --message-file note.txt
   git log -1 --format=%s | broadcast send --json --list team -`,
-		Flags: sendFlags(),
-		Action: func(c *cli.Context) error {
-			g, err := loadGlobals(c, ios)
-			if err != nil {
-				return err
-			}
-			opts, err := sendOptionsFrom(c, g, ios)
-			if err != nil {
-				return err
-			}
-			return runSend(c.Context, g, opts)
-		},
+		Flags:  sendFlags(),
+		Action: func(c *cli.Context) error { return sendAction(c.Context, c, ios) },
 	}
+}
+
+// sendAction is `send` and the `broadcast MESSAGE` shorthand.
+func sendAction(ctx context.Context, c *cli.Context, ios *streams) error {
+	g, err := loadGlobals(c, ios)
+	if err != nil {
+		return err
+	}
+	opts, err := sendOptionsFrom(c, g, ios)
+	if err != nil {
+		return err
+	}
+	return runSend(ctx, g, opts)
 }
 
 // sendOptionsFrom reads send's flags (absent on the root command, where
