@@ -542,7 +542,10 @@ func (r *sendRun) run(ctx context.Context) error {
 
 // clientContext outlives a signal by inFlightGrace, so that a send on the
 // wire gets its answer (and its journal mark) instead of being cut off;
-// before the engine runs there is nothing to wait for.
+// before the engine runs there is nothing to wait for. After the grace gotd
+// closes the connection and the sends still on it fail: they are reported
+// pending, and are safe to resume because a resend carries the same
+// random_id.
 func (r *sendRun) clientContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	clientCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	stop := context.AfterFunc(ctx, func() {

@@ -1,10 +1,12 @@
 // Package delivery makes a broadcast exactly-once. It names each broadcast
 // (an id derived from the account, the content and the recipient set), derives
 // every recipient's random_id from (broadcast id, peer id), decides whether a
-// run resumes an unfinished broadcast or starts a new one, and keeps the
-// journal: a recipient is marked pending before its send and sent, with the
-// message id, right after, so a crash at any point is resumed without a
-// duplicate. It drives the fan-out engine and knows neither gotd nor bbolt.
+// run resumes an unfinished (or just finished) broadcast or starts a new one,
+// and keeps the journal: a recipient is marked pending while its send is on
+// the wire (the mark commits alongside the request, not before it) and sent,
+// with the message id, before its result is reported, so a crash at any
+// point is resumed without a duplicate: the resend carries the same
+// random_id. It drives the fan-out engine and knows neither gotd nor bbolt.
 package delivery
 
 import (

@@ -5,5 +5,6 @@
 // classification of Telegram errors into the fan-out engine's kinds
 // (permanent, temporary, flood wait, fatal).
 //
-// Nothing above this package imports gotd.
+// Nothing above this package imports gotd: cmd/broadcast reaches it only
+// through this package and internal/sandbox (whose wiring it exports).
 package telegram

@@ -42,7 +42,6 @@ var details = map[string]string{
 	"USER_IS_BLOCKED":             "this user has blocked the account",
 	"YOU_BLOCKED_USER":            "the account has blocked this user",
 	"INPUT_USER_DEACTIVATED":      "this user's account was deleted",
-	"USER_DEACTIVATED":            "this user's account was deleted",
 	"CHAT_WRITE_FORBIDDEN":        "the account may not write in this chat",
 	"PRIVACY_PREMIUM_REQUIRED":    "this user accepts messages only from Premium accounts",
 	"CHANNEL_PRIVATE":             "this channel is private or the account was banned from it",
