@@ -16,4 +16,24 @@
 // codec is detected per connection in a listener of its own, msgs_ack is
 // dropped, slow RPCs run on their own goroutines with a copy of the request,
 // read timeouts outlast gotd's pings, and connections are closed on stop.
+//
+// Files:
+//
+//   - sandbox.go: Options, Start and Close, and the Go API that reads a running server.
+//   - world.go: the state methods act on: users, logins, per-account send state, inboxes.
+//   - rpc.go: dispatch: the method table, per-RPC goroutines, latency, lost answers, errors.
+//   - auth.go: phone login (sendCode, signIn, the login code), 2FA, bot tokens, logOut.
+//   - srp.go: the server side of the SRP 2FA check.
+//   - users.go: users.getUsers, users.getFullUser, contacts.resolveUsername and resolvePhone.
+//   - messages.go: messages.sendMessage and the checks, dedupe and delivery all sends share.
+//   - media.go: uploads, stored photos and documents, sendMedia, sendMultiMedia, uploadMedia.
+//   - help.go: help.getConfig, help.getNearestDc, updates.getState, account.updateStatus.
+//   - persist.go: a persistent server's files (Options.StateDir): load, save, auth keys to tgtest.
+//   - restore.go: a previous run's accounts, logins and inbox put back into the world.
+//   - listener.go: the TCP listener below tgtest (codec detection, closing connections).
+//   - wiring.go: the bot token, app credentials and config file the sandbox's users share.
+//
+// Every method cites where its Telegram semantics come from (the method's
+// page on core.telegram.org, gotd's schema docs, TDLib, shared/TELEGRAM.md)
+// and says so where they are a guess.
 package sandbox

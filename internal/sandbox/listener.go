@@ -1,5 +1,9 @@
 package sandbox
 
+// listener.go owns the TCP side below tgtest: a listener that hands tgtest
+// only connections whose codec header has arrived, and closes them all on
+// stop.
+
 import (
 	"bytes"
 	"io"

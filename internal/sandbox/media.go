@@ -1,5 +1,11 @@
 package sandbox
 
+// media.go owns files and media sends: upload.saveFilePart and
+// upload.saveBigFilePart (part sizes only, no bytes kept), the photos and
+// documents made from uploads, messages.uploadMedia, messages.sendMedia and
+// messages.sendMultiMedia (albums). The checks and delivery they share with
+// messages.sendMessage are in messages.go.
+
 import (
 	"fmt"
 	"time"
@@ -31,8 +37,12 @@ type storedFile struct {
 	owner      int64
 }
 
+// maxPartSize is the largest file part: 512 KiB
+// (https://core.telegram.org/api/files; gotd's constant/uploads.go).
 const maxPartSize = 512 * 1024
 
+// saveFilePart answers upload.saveFilePart
+// (https://core.telegram.org/method/upload.saveFilePart); see savePart.
 func (s *Server) saveFilePart(c *call) (bin.Encoder, error) {
 	var r tg.UploadSaveFilePartRequest
 	if err := r.Decode(c.buf); err != nil {
@@ -41,6 +51,10 @@ func (s *Server) saveFilePart(c *call) (bin.Encoder, error) {
 	return s.savePart(c.key, r.FileID, r.FilePart, r.Bytes)
 }
 
+// saveBigFilePart answers upload.saveBigFilePart
+// (https://core.telegram.org/method/upload.saveBigFilePart): as
+// saveFilePart, and FILE_PART_INVALID for a part number not below
+// file_total_parts.
 func (s *Server) saveBigFilePart(c *call) (bin.Encoder, error) {
 	var r tg.UploadSaveBigFilePartRequest
 	if err := r.Decode(c.buf); err != nil {
@@ -52,6 +66,11 @@ func (s *Server) saveBigFilePart(c *call) (bin.Encoder, error) {
 	return s.savePart(c.key, r.FileID, r.FilePart, r.Bytes)
 }
 
+// savePart keeps a part's size. Part numbers 0 to 3999 and parts of at most
+// 512 KiB follow https://core.telegram.org/api/files (gotd's
+// constant/uploads.go); FILE_PART_INVALID and FILE_PART_SIZE_INVALID are in
+// gotd's schema docs. Parts need not be of one size here, unlike on
+// Telegram.
 func (s *Server) savePart(key [8]byte, fileID int64, part int, data []byte) (bin.Encoder, error) {
 	if part < 0 || part >= 4000 {
 		return nil, tgerr.New(400, "FILE_PART_INVALID")
@@ -69,8 +88,9 @@ func (s *Server) savePart(key [8]byte, fileID int64, part int, data []byte) (bin
 		w.uploads[k] = u
 	}
 	// A part that arrives again (gotd resends a request whose answer is
-	// late) replaces the first copy, as on Telegram, and is not a second
-	// upload: only the first copy of each part is counted.
+	// late) replaces the first copy (as on Telegram: a guess, not
+	// documented) and is not a second upload: only the first copy of each
+	// part is counted.
 	if _, seen := u.parts[part]; !seen {
 		w.uploadedBytes += int64(len(data))
 	}
@@ -79,7 +99,9 @@ func (s *Server) savePart(key [8]byte, fileID int64, part int, data []byte) (bin
 }
 
 // media turns an InputMedia into the stored file it names, creating one from
-// an upload. Call with w.mu held.
+// an upload. Call with w.mu held. MEDIA_INVALID and DOCUMENT_INVALID are in
+// gotd's schema docs for messages.sendMedia, PHOTO_INVALID for other photo
+// methods; which one answers which mistake is a guess.
 func (w *world) media(key [8]byte, self *User, in tg.InputMediaClass) (*storedFile, error) {
 	switch v := in.(type) {
 	case *tg.InputMediaUploadedPhoto:
@@ -111,6 +133,9 @@ func (w *world) media(key [8]byte, self *User, in tg.InputMediaClass) (*storedFi
 	}
 }
 
+// fromUpload makes a stored file from an uploaded one: every part from 0
+// to parts-1 must have arrived (FILE_PARTS_INVALID, and FILE_PART_X_MISSING
+// as https://core.telegram.org/api/files names them).
 func (w *world) fromUpload(key [8]byte, self *User, file tg.InputFileClass, kind, mime string, attrs []tg.DocumentAttributeClass) (*storedFile, error) {
 	var (
 		id    int64
@@ -167,6 +192,11 @@ func (f *storedFile) media() *Media {
 	return &Media{Kind: f.kind, ID: f.id, Name: f.name, MimeType: f.mime, Size: f.size}
 }
 
+// sendMedia answers messages.sendMedia
+// (https://core.telegram.org/method/messages.sendMedia): checked as a
+// caption by prepare, answered with Updates carrying updateMessageID and the
+// new message with its media, as Telegram's Updates answer does; a
+// repeated random_id answers the original message, media and all.
 func (s *Server) sendMedia(c *call) (bin.Encoder, error) {
 	var r tg.MessagesSendMediaRequest
 	if err := r.Decode(c.buf); err != nil {
@@ -215,6 +245,10 @@ func (w *world) find(to, from int64, id int) *Message {
 	return nil
 }
 
+// uploadMedia answers messages.uploadMedia
+// (https://core.telegram.org/method/messages.uploadMedia): the photo or
+// document made from an upload, to send by reference later, which is how
+// shared/TELEGRAM.md ("Uploads") sends one file to many.
 func (s *Server) uploadMedia(c *call) (bin.Encoder, error) {
 	var r tg.MessagesUploadMediaRequest
 	if err := r.Decode(c.buf); err != nil {
@@ -233,6 +267,14 @@ func (s *Server) uploadMedia(c *call) (bin.Encoder, error) {
 	return f.tg(time.Now(), s.opts.DC), nil
 }
 
+// sendMultiMedia answers messages.sendMultiMedia
+// (https://core.telegram.org/method/messages.sendMultiMedia): an album of 2
+// to 10 items, the Bot API's bound for sendMediaGroup
+// (https://core.telegram.org/bots/api#sendmediagroup; that MTProto has the
+// same bound is a guess), else MULTI_MEDIA_TOO_LONG from gotd's schema docs;
+// one message per item under one grouped_id, taking one slot of the send
+// rate. Unlike prepare it does not check Options.PeerFloodAfter or count the
+// album towards it.
 func (s *Server) sendMultiMedia(c *call) (bin.Encoder, error) {
 	var r tg.MessagesSendMultiMediaRequest
 	if err := r.Decode(c.buf); err != nil {

@@ -1,5 +1,8 @@
 package sandbox
 
+// persist_test.go: a persistent sandbox (persist.go, restore.go) across
+// restarts: logins, accounts, the saved address, inbox replay.
+
 import (
 	"bytes"
 	"context"

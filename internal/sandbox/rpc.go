@@ -1,12 +1,16 @@
 package sandbox
 
+// rpc.go owns the dispatch: the method table, tgtest's message handler, the
+// per-RPC goroutine (latency, lost answers, saving state) and how answers and
+// errors go out. The methods themselves live in auth.go, users.go, help.go,
+// messages.go and media.go; each cites where its Telegram semantics come from,
+// and says so where they are a guess.
+
 import (
 	"errors"
 	"fmt"
 	"math"
-	"regexp"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gotd/td/bin"
@@ -38,36 +42,48 @@ type method struct {
 }
 
 var methods = map[uint32]method{
-	tg.HelpGetConfigRequestTypeID:              {name: "help.getConfig", fn: (*Server).helpGetConfig},
-	tg.UpdatesGetStateRequestTypeID:            {name: "updates.getState", fn: (*Server).updatesGetState, auth: true},
-	tg.UsersGetUsersRequestTypeID:              {name: "users.getUsers", fn: (*Server).usersGetUsers, auth: true},
-	tg.UsersGetFullUserRequestTypeID:           {name: "users.getFullUser", fn: (*Server).usersGetFullUser, auth: true},
+	// help.go
+	tg.HelpGetConfigRequestTypeID:       {name: "help.getConfig", fn: (*Server).helpGetConfig},
+	tg.HelpGetNearestDCRequestTypeID:    {name: "help.getNearestDc", fn: (*Server).helpGetNearestDC},
+	tg.UpdatesGetStateRequestTypeID:     {name: "updates.getState", fn: (*Server).updatesGetState, auth: true},
+	tg.AccountUpdateStatusRequestTypeID: {name: "account.updateStatus", fn: (*Server).accountUpdateStatus, auth: true},
+	// auth.go
 	tg.AuthSendCodeRequestTypeID:               {name: "auth.sendCode", fn: (*Server).authSendCode},
 	tg.AuthSignInRequestTypeID:                 {name: "auth.signIn", fn: (*Server).authSignIn, state: true},
 	tg.AccountGetPasswordRequestTypeID:         {name: "account.getPassword", fn: (*Server).accountGetPassword},
 	tg.AuthCheckPasswordRequestTypeID:          {name: "auth.checkPassword", fn: (*Server).authCheckPassword, state: true},
 	tg.AuthImportBotAuthorizationRequestTypeID: {name: "auth.importBotAuthorization", fn: (*Server).authImportBot, state: true},
 	tg.AuthLogOutRequestTypeID:                 {name: "auth.logOut", fn: (*Server).authLogOut, auth: true, state: true},
-	tg.ContactsResolveUsernameRequestTypeID:    {name: "contacts.resolveUsername", fn: (*Server).resolveUsername, auth: true},
-	tg.ContactsResolvePhoneRequestTypeID:       {name: "contacts.resolvePhone", fn: (*Server).resolvePhone, auth: true},
-	tg.MessagesSendMessageRequestTypeID:        {name: "messages.sendMessage", fn: (*Server).sendMessage, auth: true, send: true},
-	tg.MessagesSendMediaRequestTypeID:          {name: "messages.sendMedia", fn: (*Server).sendMedia, auth: true, send: true},
-	tg.MessagesSendMultiMediaRequestTypeID:     {name: "messages.sendMultiMedia", fn: (*Server).sendMultiMedia, auth: true, send: true},
-	tg.MessagesUploadMediaRequestTypeID:        {name: "messages.uploadMedia", fn: (*Server).uploadMedia, auth: true, state: true},
-	tg.UploadSaveFilePartRequestTypeID:         {name: "upload.saveFilePart", fn: (*Server).saveFilePart, auth: true},
-	tg.UploadSaveBigFilePartRequestTypeID:      {name: "upload.saveBigFilePart", fn: (*Server).saveBigFilePart, auth: true},
-	tg.HelpGetNearestDCRequestTypeID:           {name: "help.getNearestDc", fn: (*Server).helpGetNearestDC},
-	tg.AccountUpdateStatusRequestTypeID:        {name: "account.updateStatus", fn: (*Server).boolTrue, auth: true},
+	// users.go
+	tg.UsersGetUsersRequestTypeID:           {name: "users.getUsers", fn: (*Server).usersGetUsers, auth: true},
+	tg.UsersGetFullUserRequestTypeID:        {name: "users.getFullUser", fn: (*Server).usersGetFullUser, auth: true},
+	tg.ContactsResolveUsernameRequestTypeID: {name: "contacts.resolveUsername", fn: (*Server).resolveUsername, auth: true},
+	tg.ContactsResolvePhoneRequestTypeID:    {name: "contacts.resolvePhone", fn: (*Server).resolvePhone, auth: true},
+	// messages.go and media.go
+	tg.MessagesSendMessageRequestTypeID:    {name: "messages.sendMessage", fn: (*Server).sendMessage, auth: true, send: true},
+	tg.MessagesSendMediaRequestTypeID:      {name: "messages.sendMedia", fn: (*Server).sendMedia, auth: true, send: true},
+	tg.MessagesSendMultiMediaRequestTypeID: {name: "messages.sendMultiMedia", fn: (*Server).sendMultiMedia, auth: true, send: true},
+	tg.MessagesUploadMediaRequestTypeID:    {name: "messages.uploadMedia", fn: (*Server).uploadMedia, auth: true, state: true},
+	tg.UploadSaveFilePartRequestTypeID:     {name: "upload.saveFilePart", fn: (*Server).saveFilePart, auth: true},
+	tg.UploadSaveBigFilePartRequestTypeID:  {name: "upload.saveBigFilePart", fn: (*Server).saveBigFilePart, auth: true},
 }
 
 // typeNames names methods the sandbox does not implement, for its counters.
 var typeNames = tmap.New(tg.TypesMap())
 
+// Errors more than one method answers. AUTH_KEY_UNREGISTERED (401) is how
+// Telegram refuses a key that is not logged in
+// (https://core.telegram.org/api/errors#401-unauthorized; gotd's
+// auth.IsKeyUnregistered); INPUT_METHOD_INVALID for a method the sandbox
+// does not implement is what gotd's own test server answers
+// (tgtest/services.ErrMethodNotImplemented); PEER_ID_INVALID and
+// USER_ID_INVALID, for an unknown id or a wrong access hash, are in gotd's
+// schema docs for the sends and users.getFullUser.
 var (
 	errAuthKeyUnregistered = tgerr.New(401, "AUTH_KEY_UNREGISTERED")
 	errNotImplemented      = tgerr.New(400, "INPUT_METHOD_INVALID")
 	errPeerIDInvalid       = tgerr.New(400, "PEER_ID_INVALID")
-	errDropped             = errors.New("answer dropped")
+	errUserIDInvalid       = tgerr.New(400, "USER_ID_INVALID")
 )
 
 // serviceMessages reach the handler like RPCs in tgtest; they need no answer.
@@ -154,6 +170,10 @@ func (s *Server) end(c *call) {
 	s.flightMu.Unlock()
 }
 
+// serve answers one RPC on its own goroutine: the latency, the login check,
+// the method, then the answer, or a lost one (the connection dropped after
+// the work is done, optionally acknowledged first: how MTProto and gotd
+// behave then is in shared/TELEGRAM.md, "Lost acknowledgements").
 func (s *Server) serve(m method, c *call) {
 	if s.opts.Latency > 0 {
 		t := time.NewTimer(s.opts.Latency)
@@ -198,6 +218,8 @@ func (s *Server) serve(m method, c *call) {
 	s.answer(c, res, err)
 }
 
+// answer sends res, or err as an rpc_error: a *tgerr.Error as it is,
+// anything else as 500 INTERNAL.
 func (s *Server) answer(c *call, res bin.Encoder, err error) {
 	var rpcErr *tgerr.Error
 	switch {
@@ -219,547 +241,20 @@ func (s *Server) answer(c *call, res bin.Encoder, err error) {
 	}
 }
 
+// count counts a call to a method the sandbox does not implement.
 func (w *world) count(name string) {
 	w.mu.Lock()
 	w.calls[name]++
 	w.mu.Unlock()
 }
 
+// floodWait is Telegram's FLOOD_WAIT_X (420; X in seconds,
+// https://core.telegram.org/api/errors#420-flood), X rounded up and at least
+// 1: gotd's tgerr.AsFloodWait reads FLOOD_WAIT_0 as no wait at all.
 func floodWait(d time.Duration) error {
 	secs := int(math.Ceil(d.Seconds()))
 	if secs < 1 {
 		secs = 1
 	}
 	return tgerr.New(420, "FLOOD_WAIT_"+strconv.Itoa(secs))
-}
-
-func (s *Server) boolTrue(*call) (bin.Encoder, error) { return &tg.BoolTrue{}, nil }
-
-func (s *Server) helpGetConfig(c *call) (bin.Encoder, error) {
-	var r tg.HelpGetConfigRequest
-	if err := r.Decode(c.buf); err != nil {
-		return nil, err
-	}
-	now := time.Now()
-	// The client replaces its DC list with these options, so the server must
-	// advertise its own address.
-	return &tg.Config{
-		Date:                    int(now.Unix()),
-		Expires:                 int(now.Add(time.Hour).Unix()),
-		ThisDC:                  s.opts.DC,
-		DCOptions:               []tg.DCOption{{ID: s.opts.DC, IPAddress: s.addr.IP.String(), Port: s.addr.Port, Static: true}},
-		ChatSizeMax:             200,
-		MegagroupSizeMax:        200000,
-		ForwardedCountMax:       100,
-		OnlineUpdatePeriodMs:    210000,
-		OfflineBlurTimeoutMs:    5000,
-		OfflineIdleTimeoutMs:    30000,
-		OnlineCloudTimeoutMs:    300000,
-		NotifyCloudDelayMs:      30000,
-		NotifyDefaultDelayMs:    1500,
-		PushChatPeriodMs:        60000,
-		PushChatLimit:           2,
-		EditTimeLimit:           172800,
-		RevokeTimeLimit:         172800,
-		RevokePmTimeLimit:       172800,
-		RatingEDecay:            2419200,
-		StickersRecentLimit:     200,
-		ChannelsReadMediaPeriod: 604800,
-		CallReceiveTimeoutMs:    20000,
-		CallRingTimeoutMs:       90000,
-		CallConnectTimeoutMs:    30000,
-		CallPacketTimeoutMs:     10000,
-		MeURLPrefix:             "https://t.me/",
-		CaptionLengthMax:        CaptionLengthMax,
-		MessageLengthMax:        MessageLengthMax,
-		WebfileDCID:             s.opts.DC,
-	}, nil
-}
-
-func (s *Server) helpGetNearestDC(c *call) (bin.Encoder, error) {
-	return &tg.NearestDC{Country: "XX", ThisDC: s.opts.DC, NearestDC: s.opts.DC}, nil
-}
-
-// MessageLengthMax and CaptionLengthMax are Telegram's limits in UTF-16
-// code units, announced in help.getConfig and enforced on sends.
-const (
-	MessageLengthMax = 4096
-	CaptionLengthMax = 1024
-)
-
-func (s *Server) updatesGetState(*call) (bin.Encoder, error) {
-	return &tg.UpdatesState{Pts: 1, Qts: 0, Date: int(time.Now().Unix()), Seq: 1}, nil
-}
-
-func (u *User) tg(self bool) *tg.User {
-	t := &tg.User{
-		ID:         u.ID,
-		AccessHash: u.AccessHash,
-		FirstName:  u.FirstName,
-		LastName:   u.LastName,
-		Username:   u.Username,
-		Phone:      strings.TrimPrefix(u.Phone, "+"),
-		Bot:        u.Bot,
-		Self:       self,
-	}
-	return t
-}
-
-func (s *Server) usersGetUsers(c *call) (bin.Encoder, error) {
-	var r tg.UsersGetUsersRequest
-	if err := r.Decode(c.buf); err != nil {
-		return nil, err
-	}
-	out := &tg.UserClassVector{}
-	w := s.world
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for _, in := range r.ID {
-		u, err := w.inputUser(c.self, in)
-		if err != nil {
-			continue
-		}
-		out.Elems = append(out.Elems, u.tg(u.ID == c.self.ID))
-	}
-	return out, nil
-}
-
-func (s *Server) usersGetFullUser(c *call) (bin.Encoder, error) {
-	var r tg.UsersGetFullUserRequest
-	if err := r.Decode(c.buf); err != nil {
-		return nil, err
-	}
-	w := s.world
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	u, err := w.inputUser(c.self, r.ID)
-	if err != nil {
-		return nil, err
-	}
-	return &tg.UsersUserFull{
-		FullUser: tg.UserFull{ID: u.ID, Settings: tg.PeerSettings{}, NotifySettings: tg.PeerNotifySettings{}},
-		Users:    []tg.UserClass{u.tg(u.ID == c.self.ID)},
-	}, nil
-}
-
-// inputUser resolves an InputUser, checking the access hash as Telegram does.
-func (w *world) inputUser(self *User, in tg.InputUserClass) (*User, error) {
-	switch v := in.(type) {
-	case *tg.InputUserSelf:
-		return w.users[self.ID], nil
-	case *tg.InputUser:
-		u := w.users[v.UserID]
-		if u == nil || u.AccessHash != v.AccessHash {
-			return nil, tgerr.New(400, "USER_ID_INVALID")
-		}
-		return u, nil
-	default:
-		return nil, tgerr.New(400, "USER_ID_INVALID")
-	}
-}
-
-// inputPeer resolves the destination of a send.
-func (w *world) inputPeer(self *User, in tg.InputPeerClass) (*User, error) {
-	switch v := in.(type) {
-	case *tg.InputPeerSelf:
-		return w.users[self.ID], nil
-	case *tg.InputPeerUser:
-		u := w.users[v.UserID]
-		if u == nil || u.AccessHash != v.AccessHash {
-			return nil, errPeerIDInvalid
-		}
-		return u, nil
-	default:
-		return nil, errPeerIDInvalid
-	}
-}
-
-// LoginCode is the code phone logins accept by default, as on Telegram's
-// test DCs.
-const LoginCode = "22222"
-
-var phoneRe = regexp.MustCompile(`^\+?[0-9]{5,15}$`)
-
-func normPhone(p string) string {
-	p = strings.NewReplacer(" ", "", "-", "", "(", "", ")", "").Replace(p)
-	return "+" + strings.TrimPrefix(p, "+")
-}
-
-func (s *Server) authSendCode(c *call) (bin.Encoder, error) {
-	var r tg.AuthSendCodeRequest
-	if err := r.Decode(c.buf); err != nil {
-		return nil, err
-	}
-	phone := normPhone(r.PhoneNumber)
-	if !phoneRe.MatchString(phone) {
-		return nil, tgerr.New(400, "PHONE_NUMBER_INVALID")
-	}
-	w := s.world
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	hash := strconv.FormatUint(w.rng.Uint64(), 16)
-	w.codes[hash] = phone
-	return &tg.AuthSentCode{
-		Type:          &tg.AuthSentCodeTypeApp{Length: len(s.opts.LoginCode)},
-		PhoneCodeHash: hash,
-	}, nil
-}
-
-func (s *Server) authSignIn(c *call) (bin.Encoder, error) {
-	var r tg.AuthSignInRequest
-	if err := r.Decode(c.buf); err != nil {
-		return nil, err
-	}
-	w := s.world
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	phone, ok := w.codes[r.PhoneCodeHash]
-	if !ok || phone != normPhone(r.PhoneNumber) {
-		return nil, tgerr.New(400, "PHONE_CODE_EXPIRED")
-	}
-	if r.PhoneCode != s.opts.LoginCode {
-		return nil, tgerr.New(400, "PHONE_CODE_INVALID")
-	}
-	delete(w.codes, r.PhoneCodeHash)
-	u := w.byPhone[phone]
-	if u == nil {
-		// Every number has an account here: sign-up is not part of the sandbox.
-		w.nextID++
-		u = &User{ID: w.nextID, AccessHash: accessHash(w.nextID), FirstName: "Me", LastName: "Sandbox", Phone: phone}
-		w.add(u)
-	}
-	if w.srp != nil {
-		w.awaiting2F[c.key] = u.ID
-		return nil, tgerr.New(401, "SESSION_PASSWORD_NEEDED")
-	}
-	w.sessions[c.key] = u.ID
-	return &tg.AuthAuthorization{User: u.tg(true)}, nil
-}
-
-func (s *Server) accountGetPassword(c *call) (bin.Encoder, error) {
-	w := s.world
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.srp == nil {
-		return &tg.AccountPassword{
-			NewAlgo:       &tg.PasswordKdfAlgoUnknown{},
-			NewSecureAlgo: &tg.SecurePasswordKdfAlgoUnknown{},
-			SecureRandom:  make([]byte, 32),
-		}, nil
-	}
-	id := int64(w.rng.Uint64() >> 1)
-	ch, err := w.srp.challenge(id)
-	if err != nil {
-		return nil, err
-	}
-	w.challenges[id] = ch
-	return &tg.AccountPassword{
-		HasPassword:   true,
-		CurrentAlgo:   w.srp.algo(),
-		SRPB:          ch.gb,
-		SRPID:         id,
-		NewAlgo:       w.srp.algo(),
-		NewSecureAlgo: &tg.SecurePasswordKdfAlgoUnknown{},
-		SecureRandom:  make([]byte, 32),
-	}, nil
-}
-
-func (s *Server) authCheckPassword(c *call) (bin.Encoder, error) {
-	var r tg.AuthCheckPasswordRequest
-	if err := r.Decode(c.buf); err != nil {
-		return nil, err
-	}
-	w := s.world
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	uid, ok := w.awaiting2F[c.key]
-	if !ok || w.srp == nil {
-		return nil, tgerr.New(400, "PASSWORD_HASH_INVALID")
-	}
-	in, ok := r.Password.(*tg.InputCheckPasswordSRP)
-	if !ok {
-		return nil, tgerr.New(400, "PASSWORD_HASH_INVALID")
-	}
-	ch := w.challenges[in.SRPID]
-	if ch == nil {
-		return nil, tgerr.New(400, "SRP_ID_INVALID")
-	}
-	delete(w.challenges, in.SRPID)
-	if !w.srp.check(ch, in.A, in.M1) {
-		return nil, tgerr.New(400, "PASSWORD_HASH_INVALID")
-	}
-	delete(w.awaiting2F, c.key)
-	w.sessions[c.key] = uid
-	return &tg.AuthAuthorization{User: w.users[uid].tg(true)}, nil
-}
-
-// botTokenRe is the shape of Telegram's bot tokens: "<bot id>:<secret>".
-var botTokenRe = regexp.MustCompile(`^([0-9]{1,15}):([A-Za-z0-9_-]{8,})$`)
-
-func (s *Server) authImportBot(c *call) (bin.Encoder, error) {
-	var r tg.AuthImportBotAuthorizationRequest
-	if err := r.Decode(c.buf); err != nil {
-		return nil, err
-	}
-	m := botTokenRe.FindStringSubmatch(r.BotAuthToken)
-	if m == nil {
-		return nil, tgerr.New(400, "ACCESS_TOKEN_INVALID")
-	}
-	id, err := strconv.ParseInt(m[1], 10, 64)
-	if err != nil || id <= 0 {
-		return nil, tgerr.New(400, "ACCESS_TOKEN_INVALID")
-	}
-	w := s.world
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if secret, ok := w.bots[id]; ok && secret != m[2] {
-		return nil, tgerr.New(401, "ACCESS_TOKEN_EXPIRED")
-	}
-	u := w.users[id]
-	if u == nil {
-		w.bots[id] = m[2]
-		u = &User{ID: id, AccessHash: accessHash(id), FirstName: "Sandbox Bot", Username: fmt.Sprintf("sandbox%d_bot", id), Bot: true}
-		w.add(u)
-	} else if !u.Bot {
-		return nil, tgerr.New(400, "ACCESS_TOKEN_INVALID")
-	}
-	w.sessions[c.key] = u.ID
-	return &tg.AuthAuthorization{User: u.tg(true)}, nil
-}
-
-func (s *Server) authLogOut(c *call) (bin.Encoder, error) {
-	w := s.world
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	delete(w.sessions, c.key)
-	return &tg.AuthLoggedOut{}, nil
-}
-
-var usernameRe = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{3,31}$`)
-
-func (s *Server) resolveUsername(c *call) (bin.Encoder, error) {
-	var r tg.ContactsResolveUsernameRequest
-	if err := r.Decode(c.buf); err != nil {
-		return nil, err
-	}
-	w := s.world
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	a := w.account(c.self.ID)
-	a.resolves++
-	if w.opts.ResolveLimit > 0 && a.resolves > w.opts.ResolveLimit {
-		return nil, floodWait(w.opts.ResolveWait)
-	}
-	if !usernameRe.MatchString(r.Username) || strings.HasSuffix(r.Username, "_") {
-		return nil, tgerr.New(400, "USERNAME_INVALID")
-	}
-	u := w.byUsername[strings.ToLower(r.Username)]
-	if u == nil {
-		return nil, tgerr.New(400, "USERNAME_NOT_OCCUPIED")
-	}
-	return &tg.ContactsResolvedPeer{
-		Peer:  &tg.PeerUser{UserID: u.ID},
-		Users: []tg.UserClass{u.tg(u.ID == c.self.ID)},
-		Chats: []tg.ChatClass{},
-	}, nil
-}
-
-func (s *Server) resolvePhone(c *call) (bin.Encoder, error) {
-	var r tg.ContactsResolvePhoneRequest
-	if err := r.Decode(c.buf); err != nil {
-		return nil, err
-	}
-	phone := normPhone(r.Phone)
-	if !phoneRe.MatchString(phone) {
-		return nil, tgerr.New(400, "PHONE_NUMBER_INVALID")
-	}
-	w := s.world
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	u := w.byPhone[phone]
-	if u == nil {
-		return nil, tgerr.New(400, "PHONE_NOT_OCCUPIED")
-	}
-	return &tg.ContactsResolvedPeer{
-		Peer:  &tg.PeerUser{UserID: u.ID},
-		Users: []tg.UserClass{u.tg(u.ID == c.self.ID)},
-		Chats: []tg.ChatClass{},
-	}, nil
-}
-
-// outgoing is what every send method shares: destination checks, the
-// random_id dedupe and the per-account rate.
-type outgoing struct {
-	peer         tg.InputPeerClass
-	randomID     int64
-	text         string
-	entities     []tg.MessageEntityClass
-	silent       bool
-	noPreview    bool
-	scheduleDate int
-	media        *Media
-	mediaTG      tg.MessageMediaClass
-	groupedID    int64
-}
-
-// prepare checks a send and reports whether its random_id was already
-// delivered (then ids holds the original message ids). Call with w.mu held.
-func (w *world) prepare(self *User, o *outgoing, caption bool, now time.Time) (to *User, ids []int, err error) {
-	to, err = w.inputPeer(self, o.peer)
-	if err != nil {
-		return nil, nil, err
-	}
-	a := w.account(self.ID)
-	if rec, ok := a.sent[sentKey{peer: to.ID, randomID: o.randomID}]; ok {
-		// Telegram answers a repeated random_id with the original message.
-		return to, rec.ids, nil
-	}
-	if o.randomID == 0 {
-		return nil, nil, tgerr.New(400, "RANDOM_ID_INVALID")
-	}
-	n := utf16Len(o.text)
-	switch {
-	case !caption && strings.TrimSpace(o.text) == "":
-		return nil, nil, tgerr.New(400, "MESSAGE_EMPTY")
-	case !caption && n > MessageLengthMax:
-		return nil, nil, tgerr.New(400, "MESSAGE_TOO_LONG")
-	case caption && n > CaptionLengthMax:
-		return nil, nil, tgerr.New(400, "MEDIA_CAPTION_TOO_LONG")
-	}
-	if o.scheduleDate != 0 && time.Unix(int64(o.scheduleDate), 0).Before(now.Add(10*time.Second)) {
-		return nil, nil, tgerr.New(400, "SCHEDULE_DATE_INVALID")
-	}
-	if w.blocked[to.ID] {
-		return nil, nil, tgerr.New(403, "USER_IS_BLOCKED")
-	}
-	if w.opts.PeerFloodAfter > 0 && a.sends >= w.opts.PeerFloodAfter {
-		return nil, nil, tgerr.New(400, "PEER_FLOOD")
-	}
-	if wait, ok := w.takeSendSlot(a, now); !ok {
-		return nil, nil, floodWait(wait)
-	}
-	a.sends++
-	return to, nil, nil
-}
-
-// commit delivers o to its recipient and records its random_id. Call with
-// w.mu held.
-func (w *world) commit(self, to *User, o *outgoing, now time.Time) int {
-	a := w.account(self.ID)
-	a.msgSeq++
-	id := a.msgSeq
-	key := sentKey{peer: to.ID, randomID: o.randomID}
-	rec := a.sent[key]
-	rec.ids = append(rec.ids, id)
-	a.sent[key] = rec
-	m := Message{
-		ID:        id,
-		FromID:    self.ID,
-		ToID:      to.ID,
-		To:        to.Username,
-		Text:      o.text,
-		Entities:  entities(o.entities),
-		Media:     o.media,
-		RandomID:  o.randomID,
-		Date:      now.UTC(),
-		Silent:    o.silent,
-		NoPreview: o.noPreview,
-		GroupedID: o.groupedID,
-	}
-	if m.To == "" {
-		m.To = to.Phone
-	}
-	if o.scheduleDate != 0 {
-		t := time.Unix(int64(o.scheduleDate), 0).UTC()
-		m.ScheduleDate = &t
-	}
-	w.deliver(m)
-	return id
-}
-
-func (s *Server) sendMessage(c *call) (bin.Encoder, error) {
-	var r tg.MessagesSendMessageRequest
-	if err := r.Decode(c.buf); err != nil {
-		return nil, err
-	}
-	o := &outgoing{
-		peer: r.Peer, randomID: r.RandomID, text: r.Message, entities: r.Entities,
-		silent: r.Silent, noPreview: r.NoWebpage, scheduleDate: r.ScheduleDate,
-	}
-	w := s.world
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	now := time.Now()
-	to, ids, err := w.prepare(c.self, o, false, now)
-	if err != nil {
-		return nil, err
-	}
-	if ids == nil {
-		ids = []int{w.commit(c.self, to, o, now)}
-	}
-	if o.scheduleDate != 0 {
-		return w.updates(c.self, to, o, ids[0], now), nil
-	}
-	return &tg.UpdateShortSentMessage{Out: true, ID: ids[0], Date: int(now.Unix()), Entities: r.Entities}, nil
-}
-
-// updates is the answer Telegram gives to media and scheduled sends: the
-// random_id → id mapping and the new message.
-func (w *world) updates(self, to *User, o *outgoing, id int, now time.Time) *tg.Updates {
-	msg := &tg.Message{
-		Out:      true,
-		ID:       id,
-		FromID:   &tg.PeerUser{UserID: self.ID},
-		PeerID:   &tg.PeerUser{UserID: to.ID},
-		Date:     int(now.Unix()),
-		Message:  o.text,
-		Entities: o.entities,
-		Silent:   o.silent,
-	}
-	if o.mediaTG != nil {
-		msg.Media = o.mediaTG
-	}
-	if o.groupedID != 0 {
-		msg.GroupedID = o.groupedID
-	}
-	var upd tg.UpdateClass = &tg.UpdateNewMessage{Message: msg, Pts: id, PtsCount: 1}
-	if o.scheduleDate != 0 {
-		msg.Date = o.scheduleDate
-		msg.FromScheduled = true
-		upd = &tg.UpdateNewScheduledMessage{Message: msg}
-	}
-	return &tg.Updates{
-		Updates: []tg.UpdateClass{&tg.UpdateMessageID{ID: id, RandomID: o.randomID}, upd},
-		Users:   []tg.UserClass{self.tg(true), to.tg(to.ID == self.ID)},
-		Chats:   []tg.ChatClass{},
-		Date:    int(now.Unix()),
-	}
-}
-
-func utf16Len(s string) int {
-	n := 0
-	for _, r := range s {
-		if r >= 0x10000 {
-			n += 2
-		} else {
-			n++
-		}
-	}
-	return n
-}
-
-func entities(in []tg.MessageEntityClass) []Entity {
-	if len(in) == 0 {
-		return nil
-	}
-	out := make([]Entity, 0, len(in))
-	for _, e := range in {
-		name := strings.ToLower(strings.TrimPrefix(e.TypeName(), "messageEntity"))
-		ent := Entity{Type: name, Offset: e.GetOffset(), Length: e.GetLength()}
-		if u, ok := e.(*tg.MessageEntityTextURL); ok {
-			ent.URL = u.URL
-		}
-		out = append(out, ent)
-	}
-	return out
 }

@@ -1,21 +1,22 @@
 package sandbox
 
+// sandbox_test.go: the helpers every test file shares (start, client, run,
+// botLogin, loggedIn, resolve, peer), resolving (users.go), and the server
+// itself: hang-ups, the inbox log, a busy port.
+
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gotd/td/crypto"
 	"github.com/gotd/td/session"
 	"github.com/gotd/td/telegram"
-	"github.com/gotd/td/telegram/auth"
 	"github.com/gotd/td/telegram/dcs"
 	"github.com/gotd/td/tg"
 	"github.com/gotd/td/tgerr"
@@ -81,122 +82,6 @@ func botLogin(t *testing.T, s *Server, storage telegram.SessionStorage) {
 	run(t, c, func(ctx context.Context, api *tg.Client) error {
 		_, err := c.Auth().Bot(ctx, "123456:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw")
 		return err
-	})
-}
-
-func TestBotLoginAndSessionSurvivesReconnect(t *testing.T) {
-	s := start(t, Options{Users: 3})
-	storage := &session.StorageMemory{}
-	botLogin(t, s, storage)
-
-	// A second client that loads the saved session is logged in.
-	c := client(t, s, storage)
-	run(t, c, func(ctx context.Context, api *tg.Client) error {
-		st, err := c.Auth().Status(ctx)
-		if err != nil {
-			return err
-		}
-		if !st.Authorized || !st.User.Bot || st.User.ID != 123456 {
-			return fmt.Errorf("status = %+v", st)
-		}
-		return nil
-	})
-
-	// After logout the same key is unregistered.
-	c = client(t, s, storage)
-	run(t, c, func(ctx context.Context, api *tg.Client) error {
-		if _, err := api.AuthLogOut(ctx); err != nil {
-			return err
-		}
-		_, err := api.UsersGetUsers(ctx, []tg.InputUserClass{&tg.InputUserSelf{}})
-		if !tgerr.Is(err, "AUTH_KEY_UNREGISTERED") {
-			return fmt.Errorf("after logout: %v", err)
-		}
-		return nil
-	})
-}
-
-func TestBadBotToken(t *testing.T) {
-	s := start(t, Options{})
-	c := client(t, s, nil)
-	run(t, c, func(ctx context.Context, api *tg.Client) error {
-		_, err := c.Auth().Bot(ctx, "not-a-token")
-		if !tgerr.Is(err, "ACCESS_TOKEN_INVALID") {
-			return fmt.Errorf("got %v", err)
-		}
-		return nil
-	})
-}
-
-func TestUnknownSessionIsUnregistered(t *testing.T) {
-	s := start(t, Options{})
-	c := client(t, s, nil)
-	run(t, c, func(ctx context.Context, api *tg.Client) error {
-		_, err := api.UsersGetUsers(ctx, []tg.InputUserClass{&tg.InputUserSelf{}})
-		if !auth.IsUnauthorized(err) || !tgerr.Is(err, "AUTH_KEY_UNREGISTERED") {
-			return fmt.Errorf("got %v", err)
-		}
-		// Methods the sandbox does not implement answer at once.
-		_, err = api.MessagesGetDialogs(ctx, &tg.MessagesGetDialogsRequest{OffsetPeer: &tg.InputPeerEmpty{}})
-		if !tgerr.Is(err, "INPUT_METHOD_INVALID") {
-			return fmt.Errorf("unimplemented method: %v", err)
-		}
-		return nil
-	})
-}
-
-type codeAuth struct {
-	phone, password string
-}
-
-func (a codeAuth) Phone(context.Context) (string, error)    { return a.phone, nil }
-func (a codeAuth) Password(context.Context) (string, error) { return a.password, nil }
-func (a codeAuth) Code(context.Context, *tg.AuthSentCode) (string, error) {
-	return LoginCode, nil
-}
-func (a codeAuth) AcceptTermsOfService(context.Context, tg.HelpTermsOfService) error { return nil }
-func (a codeAuth) SignUp(context.Context) (auth.UserInfo, error) {
-	return auth.UserInfo{}, errors.New("no sign up")
-}
-
-func TestPhoneLoginWith2FA(t *testing.T) {
-	s := start(t, Options{Password: "hunter2"})
-	storage := &session.StorageMemory{}
-	c := client(t, s, storage)
-	run(t, c, func(ctx context.Context, api *tg.Client) error {
-		// A wrong password is refused…
-		err := auth.NewFlow(codeAuth{phone: "+15550000000", password: "wrong"}, auth.SendCodeOptions{}).Run(ctx, c.Auth())
-		if !errors.Is(err, auth.ErrPasswordInvalid) {
-			return fmt.Errorf("wrong password: %v", err)
-		}
-		// …the right one logs in.
-		if err := auth.NewFlow(codeAuth{phone: "+15550000000", password: "hunter2"}, auth.SendCodeOptions{}).Run(ctx, c.Auth()); err != nil {
-			return err
-		}
-		st, err := c.Auth().Status(ctx)
-		if err != nil {
-			return err
-		}
-		if !st.Authorized || st.User.Phone != "15550000000" {
-			return fmt.Errorf("status %+v", st)
-		}
-		return nil
-	})
-}
-
-func TestWrongCode(t *testing.T) {
-	s := start(t, Options{})
-	c := client(t, s, nil)
-	run(t, c, func(ctx context.Context, api *tg.Client) error {
-		sent, err := c.Auth().SendCode(ctx, "+15550000000", auth.SendCodeOptions{})
-		if err != nil {
-			return err
-		}
-		_, err = c.Auth().SignIn(ctx, "+15550000000", "11111", sent.(*tg.AuthSentCode).PhoneCodeHash)
-		if !tgerr.Is(err, "PHONE_CODE_INVALID") {
-			return fmt.Errorf("got %v", err)
-		}
-		return nil
 	})
 }
 
@@ -269,99 +154,6 @@ func TestResolveAndErrors(t *testing.T) {
 	}
 }
 
-func TestBlockedUser(t *testing.T) {
-	s := start(t, Options{Users: 3, Blocked: []int{2}})
-	c := loggedIn(t, s)
-	run(t, c, func(ctx context.Context, api *tg.Client) error {
-		u, err := resolve(ctx, api, "friend2")
-		if err != nil {
-			return err
-		}
-		_, err = api.MessagesSendMessage(ctx, &tg.MessagesSendMessageRequest{Peer: peer(u), Message: "hi", RandomID: 9})
-		if !tgerr.Is(err, "USER_IS_BLOCKED") {
-			return fmt.Errorf("got %v", err)
-		}
-		return nil
-	})
-}
-
-func TestConcurrentSendsAndRandomIDDedupe(t *testing.T) {
-	const n = 50
-	s := start(t, Options{Users: n})
-	c := loggedIn(t, s)
-	run(t, c, func(ctx context.Context, api *tg.Client) error {
-		var wg sync.WaitGroup
-		errs := make(chan error, 2*n)
-		for i := 1; i <= n; i++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				u, err := resolve(ctx, api, fmt.Sprintf("friend%d", i))
-				if err != nil {
-					errs <- err
-					return
-				}
-				req := &tg.MessagesSendMessageRequest{Peer: peer(u), Message: "I bought a car!", RandomID: int64(7000 + i)}
-				first, err := api.MessagesSendMessage(ctx, req)
-				if err != nil {
-					errs <- err
-					return
-				}
-				// The same random_id again: the original message, not a new one.
-				again, err := api.MessagesSendMessage(ctx, req)
-				if err != nil {
-					errs <- err
-					return
-				}
-				a, b := first.(*tg.UpdateShortSentMessage), again.(*tg.UpdateShortSentMessage)
-				if a.ID != b.ID {
-					errs <- fmt.Errorf("friend%d: repeat got id %d, first %d", i, b.ID, a.ID)
-				}
-			}()
-		}
-		wg.Wait()
-		close(errs)
-		return errors.Join(drain(errs)...)
-	})
-	for i := 1; i <= n; i++ {
-		in := s.Inbox(fmt.Sprintf("friend%d", i))
-		if len(in) != 1 || in[0].Text != "I bought a car!" || in[0].RandomID != int64(7000+i) {
-			t.Fatalf("friend%d inbox = %+v", i, in)
-		}
-	}
-}
-
-func drain(ch chan error) []error {
-	var out []error
-	for e := range ch {
-		out = append(out, e)
-	}
-	return out
-}
-
-func TestFloodWait(t *testing.T) {
-	s := start(t, Options{Users: 5, SendRate: 2})
-	c := loggedIn(t, s)
-	run(t, c, func(ctx context.Context, api *tg.Client) error {
-		u, err := resolve(ctx, api, "friend1")
-		if err != nil {
-			return err
-		}
-		var flood error
-		for i := 1; i <= 5 && flood == nil; i++ {
-			_, flood = api.MessagesSendMessage(ctx, &tg.MessagesSendMessageRequest{Peer: peer(u), Message: "x", RandomID: int64(i)})
-		}
-		d, ok := tgerr.AsFloodWait(flood)
-		if !ok || d != time.Second {
-			return fmt.Errorf("want FLOOD_WAIT_1 within 5 sends at 2/s, got %v", flood)
-		}
-		return nil
-	})
-	if s.FloodWaits() != 1 || len(s.Inbox("friend1")) != 2 {
-		t.Errorf("flood waits %d, delivered %d; want 1 and 2", s.FloodWaits(), len(s.Inbox("friend1")))
-	}
-}
-
 func TestResolveLimit(t *testing.T) {
 	s := start(t, Options{Users: 3, ResolveLimit: 2, ResolveWait: 45 * time.Minute})
 	c := loggedIn(t, s)
@@ -377,110 +169,6 @@ func TestResolveLimit(t *testing.T) {
 		}
 		return nil
 	})
-}
-
-// A lost answer without an acknowledgement: gotd resends on its new
-// connection, and the random_id keeps it to one message.
-func TestDroppedAnswerIsResentByGotd(t *testing.T) {
-	s := start(t, Options{Users: 20, DropAnswer: 0.3, Seed: 7})
-	c := loggedIn(t, s)
-	run(t, c, func(ctx context.Context, api *tg.Client) error {
-		for i := 1; i <= 20; i++ {
-			u, err := resolve(ctx, api, fmt.Sprintf("friend%d", i))
-			if err != nil {
-				return err
-			}
-			if _, err := api.MessagesSendMessage(ctx, &tg.MessagesSendMessageRequest{Peer: peer(u), Message: "hi", RandomID: int64(i)}); err != nil {
-				return fmt.Errorf("friend%d: %w", i, err)
-			}
-		}
-		return nil
-	})
-	if s.DroppedAnswers() == 0 {
-		t.Fatal("no answer was dropped; the test proves nothing")
-	}
-	for i := 1; i <= 20; i++ {
-		if n := len(s.Inbox(fmt.Sprintf("friend%d", i))); n != 1 {
-			t.Errorf("friend%d has %d copies", i, n)
-		}
-	}
-}
-
-// A lost answer after an acknowledgement: gotd gives up, and only a retry
-// with the same random_id (the tool's job) completes the send exactly once.
-func TestDroppedAckedAnswerNeedsCallerRetry(t *testing.T) {
-	s := start(t, Options{Users: 20, DropAnswer: 0.3, AckBeforeDrop: true, Seed: 11})
-	c := loggedIn(t, s)
-	failures := 0
-	run(t, c, func(ctx context.Context, api *tg.Client) error {
-		for i := 1; i <= 20; i++ {
-			u, err := resolve(ctx, api, fmt.Sprintf("friend%d", i))
-			for err != nil {
-				u, err = resolve(ctx, api, fmt.Sprintf("friend%d", i))
-			}
-			req := &tg.MessagesSendMessageRequest{Peer: peer(u), Message: "hi", RandomID: int64(i)}
-			for attempt := 0; ; attempt++ {
-				_, err := api.MessagesSendMessage(ctx, req)
-				if err == nil {
-					break
-				}
-				if ctx.Err() != nil || attempt > 50 {
-					return fmt.Errorf("friend%d: %w", i, err)
-				}
-				failures++
-			}
-		}
-		return nil
-	})
-	if failures == 0 {
-		t.Fatal("no send failed after an acknowledged drop; the test proves nothing")
-	}
-	for i := 1; i <= 20; i++ {
-		if n := len(s.Inbox(fmt.Sprintf("friend%d", i))); n != 1 {
-			t.Errorf("friend%d has %d copies", i, n)
-		}
-	}
-}
-
-func TestUploadAndSendByReference(t *testing.T) {
-	s := start(t, Options{Users: 3})
-	c := loggedIn(t, s)
-	data := make([]byte, 700*1024) // two parts
-	run(t, c, func(ctx context.Context, api *tg.Client) error {
-		for part := 0; part < 2; part++ {
-			chunk := data[part*512*1024 : min(len(data), (part+1)*512*1024)]
-			if _, err := api.UploadSaveFilePart(ctx, &tg.UploadSaveFilePartRequest{FileID: 42, FilePart: part, Bytes: chunk}); err != nil {
-				return err
-			}
-		}
-		u1, _ := resolve(ctx, api, "friend1")
-		u2, _ := resolve(ctx, api, "friend2")
-		res, err := api.MessagesSendMedia(ctx, &tg.MessagesSendMediaRequest{
-			Peer: peer(u1), RandomID: 1, Message: "car.pdf",
-			Media: &tg.InputMediaUploadedDocument{File: &tg.InputFile{ID: 42, Parts: 2, Name: "car.pdf"}, MimeType: "application/pdf"},
-		})
-		if err != nil {
-			return err
-		}
-		var doc *tg.Document
-		for _, u := range res.(*tg.Updates).Updates {
-			if m, ok := u.(*tg.UpdateNewMessage); ok {
-				doc = m.Message.(*tg.Message).Media.(*tg.MessageMediaDocument).Document.(*tg.Document)
-			}
-		}
-		_, err = api.MessagesSendMedia(ctx, &tg.MessagesSendMediaRequest{
-			Peer: peer(u2), RandomID: 2, Message: "car.pdf",
-			Media: &tg.InputMediaDocument{ID: &tg.InputDocument{ID: doc.ID, AccessHash: doc.AccessHash, FileReference: doc.FileReference}},
-		})
-		return err
-	})
-	if s.UploadedBytes() != int64(len(data)) {
-		t.Errorf("uploaded %d bytes, want %d", s.UploadedBytes(), len(data))
-	}
-	a, b := s.Inbox("friend1"), s.Inbox("friend2")
-	if len(a) != 1 || len(b) != 1 || a[0].Media == nil || b[0].Media == nil || a[0].Media.ID != b[0].Media.ID || a[0].Media.Size != int64(len(data)) {
-		t.Fatalf("inboxes: %+v / %+v", a, b)
-	}
 }
 
 // A client that connects and hangs up at once must not stop the server.

@@ -1,5 +1,10 @@
 package sandbox
 
+// srp.go owns the server side of Telegram's SRP 2FA check
+// (https://core.telegram.org/api/srp): the verifier kept for the password,
+// the challenge sent in account.getPassword and the proof
+// auth.checkPassword verifies.
+
 import (
 	"crypto/rand"
 	"crypto/sha256"

@@ -1,0 +1,149 @@
+package sandbox
+
+// restore.go owns resuming a persistent sandbox: a previous run's accounts,
+// logins and auth keys go back into the world (restore), and its inbox log
+// is replayed into inboxes, message ids, the random_id dedupe and sent
+// media (replayInbox).
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/gotd/td/crypto"
+)
+
+// restore puts a previous run's accounts and logins into a new world and
+// returns the auth keys to hand to tgtest. Accounts that clash with this
+// run's friends (fewer or more --users) are dropped with their logins.
+func (w *world) restore(st *savedState) (map[[8]byte]crypto.Key, []string) {
+	var notes []string
+	if st.NextID > w.nextID {
+		w.nextID = st.NextID
+	}
+	for _, a := range st.Accounts {
+		u := a.User
+		clash := w.users[u.ID] != nil
+		if u.Phone != "" && w.byPhone[u.Phone] != nil {
+			clash = true
+		}
+		if u.Username != "" && w.lookup(u.Username) != nil {
+			clash = true
+		}
+		if clash || u.ID <= 0 {
+			notes = append(notes, fmt.Sprintf("account %d dropped: it clashes with this run's friends", u.ID))
+			continue
+		}
+		w.add(&u)
+		if u.Bot && a.BotSecret != "" {
+			w.bots[u.ID] = a.BotSecret
+		}
+	}
+	keys := map[[8]byte]crypto.Key{}
+	for _, sk := range st.AuthKeys {
+		var k crypto.Key
+		if len(sk.Key) != len(k) {
+			notes = append(notes, fmt.Sprintf("auth key %s dropped: %d bytes, want %d", sk.ID, len(sk.Key), len(k)))
+			continue
+		}
+		copy(k[:], sk.Key)
+		id := k.ID()
+		if sk.ID != "" && sk.ID != hex.EncodeToString(id[:]) {
+			notes = append(notes, fmt.Sprintf("auth key %s dropped: its id does not match its value", sk.ID))
+			continue
+		}
+		keys[id] = k
+		if sk.UserID == 0 {
+			continue
+		}
+		if w.users[sk.UserID] == nil {
+			notes = append(notes, fmt.Sprintf("login of auth key %x dropped: account %d no longer exists", id, sk.UserID))
+			continue
+		}
+		w.sessions[id] = sk.UserID
+	}
+	w.keys = keys
+	return keys, notes
+}
+
+// replayInbox reads InboxFile back: inboxes, each sender's message ids, the
+// random_id dedupe (albums under their first random_id, as sendMultiMedia
+// records them) and the media sent, so a repeat or a send by reference after
+// a restart behaves as before it.
+func (w *world) replayInbox(dir string) (n, bad int, err error) {
+	f, err := os.Open(filepath.Join(dir, InboxFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, 0, nil
+	}
+	if err != nil {
+		return 0, 0, err
+	}
+	defer f.Close()
+	albums := map[albumKey]sentKey{}
+	r := bufio.NewReader(f)
+	for {
+		line, rerr := r.ReadBytes('\n')
+		if rerr != nil && !errors.Is(rerr, io.EOF) {
+			return n, bad, rerr
+		}
+		if line = bytes.TrimSpace(line); len(line) > 0 {
+			var m Message
+			if json.Unmarshal(line, &m) != nil || m.ID <= 0 || m.ToID == 0 || m.FromID == 0 {
+				bad++
+			} else {
+				w.replay(m, albums)
+				n++
+			}
+		}
+		if rerr != nil {
+			break
+		}
+	}
+	w.restored = n
+	return n, bad, nil
+}
+
+// albumKey names an album in the inbox: its sender, recipient and group.
+type albumKey struct {
+	from, to, group int64
+}
+
+func (w *world) replay(m Message, albums map[albumKey]sentKey) {
+	w.inbox[m.ToID] = append(w.inbox[m.ToID], m)
+	a := w.account(m.FromID)
+	if m.ID > a.msgSeq {
+		a.msgSeq = m.ID
+	}
+	key := sentKey{peer: m.ToID, randomID: m.RandomID}
+	rec := a.sent[key]
+	rec.ids = append(rec.ids, m.ID)
+	a.sent[key] = rec
+	if m.GroupedID != 0 {
+		ak := albumKey{m.FromID, m.ToID, m.GroupedID}
+		if first, ok := albums[ak]; !ok {
+			albums[ak] = key
+		} else if first != key {
+			r := a.sent[first]
+			r.ids = append(r.ids, m.ID)
+			a.sent[first] = r
+		}
+		if m.GroupedID > w.nextID {
+			w.nextID = m.GroupedID
+		}
+	}
+	if md := m.Media; md != nil && md.ID > 0 && (md.Kind == "photo" || md.Kind == "document") {
+		if w.files[md.ID] == nil {
+			w.files[md.ID] = &storedFile{kind: md.Kind, id: md.ID, hash: accessHash(md.ID), name: md.Name, mime: md.MimeType, size: md.Size, owner: m.FromID}
+		}
+		if md.ID > w.nextID {
+			w.nextID = md.ID
+		}
+	}
+}
