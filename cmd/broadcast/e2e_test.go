@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,11 +15,12 @@ import (
 	"time"
 
 	"github.com/broadcast-cli/broadcast/internal/sandbox"
-	"github.com/broadcast-cli/broadcast/internal/store"
 )
 
-// e2e is one sandbox, a config for it and a logged-in state dir, driven
-// through the built binary.
+// e2e drives the built binary in dir, with HOME and every BROADCAST_* file
+// there: against srv, an in-process sandbox whose config is in dir (nil
+// where the sandbox is a `broadcast sandbox` command), and logged in when
+// newE2E made it.
 type e2e struct {
 	t   *testing.T
 	srv *sandbox.Server
@@ -29,7 +31,7 @@ type e2e struct {
 func newE2E(t *testing.T, opts sandbox.Options) *e2e {
 	t.Helper()
 	e := startE2E(t, opts)
-	if out, code := e.run("login", "--bot-token", sandboxBotToken); code != 0 {
+	if out, code := e.run("login", "--bot-token", sandbox.BotToken); code != 0 {
 		t.Fatalf("login: exit %d: %s", code, out)
 	}
 	return e
@@ -38,26 +40,14 @@ func newE2E(t *testing.T, opts sandbox.Options) *e2e {
 // startE2E is newE2E without the login, for tests that log in their own way.
 func startE2E(t *testing.T, opts sandbox.Options) *e2e {
 	t.Helper()
-	key, err := sharedRSAKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts.Key = key
-	srv, err := sandbox.Start(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
 	dir := t.TempDir()
-	if _, err := writeSandboxFiles(srv, dir); err != nil {
-		t.Fatal(err)
-	}
-	return &e2e{t: t, srv: srv, dir: dir, env: append(os.Environ(),
-		"HOME="+dir,
-		"BROADCAST_CONFIG="+filepath.Join(dir, "config.yaml"),
-		"BROADCAST_STATE_DIR="+filepath.Join(dir, "state"),
-		"BROADCAST_PROXY=", // not the tester's own
-	)}
+	srv, env := startSandbox(t, opts, dir)
+	return &e2e{t: t, srv: srv, dir: dir, env: homeEnv(dir, env)}
+}
+
+// homeEnv is the tester's environment with HOME at dir and env on top.
+func homeEnv(dir string, env []string) []string {
+	return append(append(os.Environ(), "HOME="+dir), env...)
 }
 
 func (e *e2e) cmd(args ...string) *exec.Cmd {
@@ -70,8 +60,15 @@ func (e *e2e) cmd(args ...string) *exec.Cmd {
 // run runs broadcast to the end and returns stdout+stderr and the exit code.
 func (e *e2e) run(args ...string) (string, int) {
 	e.t.Helper()
+	return e.runStdin(nil, args...)
+}
+
+// runStdin is run with stdin read from r (nil: from /dev/null).
+func (e *e2e) runStdin(r io.Reader, args ...string) (string, int) {
+	e.t.Helper()
 	var out bytes.Buffer
 	c := e.cmd(args...)
+	c.Stdin = r
 	c.Stdout, c.Stderr = &out, &out
 	err := c.Run()
 	if err != nil {
@@ -125,6 +122,18 @@ func parseLines(t *testing.T, out string) (results []jsonLine, summary *jsonLine
 	return results, summary
 }
 
+// sendJSON runs `broadcast send --json --rate 0 ARGS…`, fails the test
+// unless it exits with want, and returns its output and report.
+func (e *e2e) sendJSON(want int, args ...string) (out string, results []jsonLine, summary *jsonLine) {
+	e.t.Helper()
+	out, code := e.run(append([]string{"send", "--json", "--rate", "0"}, args...)...)
+	if code != want {
+		e.t.Fatalf("exit %d, want %d:\n%s", code, want, tail(out))
+	}
+	results, summary = parseLines(e.t, out)
+	return out, results, summary
+}
+
 // exactlyOnce checks every friend 1…n holds exactly one copy of text.
 func (e *e2e) exactlyOnce(n int, text string) {
 	e.t.Helper()
@@ -148,14 +157,10 @@ func (e *e2e) exactlyOnce(n int, text string) {
 func TestExactlyOnceWithDroppedAcks(t *testing.T) {
 	const n = 200
 	e := newE2E(t, sandbox.Options{Users: n, DropAnswer: 0.2, AckBeforeDrop: true, Seed: 42})
-	out, code := e.run("send", "--json", "--rate", "0", "--concurrency", "16", "--to", friends(n), "dropped acks")
-	if code != 0 {
-		t.Fatalf("exit %d:\n%s", code, tail(out))
-	}
+	_, _, sum := e.sendJSON(0, "--concurrency", "16", "--to", friends(n), "dropped acks")
 	if e.srv.DroppedAnswers() == 0 {
 		t.Fatal("the sandbox dropped no answer; the test proves nothing")
 	}
-	_, sum := parseLines(t, out)
 	if sum == nil || sum.Summary.Sent != n {
 		t.Fatalf("summary %+v", sum)
 	}
@@ -223,11 +228,7 @@ func TestKillAndRerun(t *testing.T) {
 func TestServerRateLimit(t *testing.T) {
 	const n = 300
 	e := newE2E(t, sandbox.Options{Users: n, SendRate: 50})
-	out, code := e.run("send", "--json", "--rate", "0", "--concurrency", "16", "--to", friends(n), "rate limited")
-	if code != 0 {
-		t.Fatalf("exit %d:\n%s", code, tail(out))
-	}
-	_, sum := parseLines(t, out)
+	out, _, sum := e.sendJSON(0, "--concurrency", "16", "--to", friends(n), "rate limited")
 	if sum == nil || sum.Summary.Sent != n || sum.Summary.Failed != 0 {
 		t.Fatalf("summary %+v", sum)
 	}
@@ -368,11 +369,7 @@ func tail(s string) string {
 func TestPeerFloodStopsTheRun(t *testing.T) {
 	const n = 40
 	e := newE2E(t, sandbox.Options{Users: n, PeerFloodAfter: 10})
-	out, code := e.run("send", "--json", "--rate", "0", "--concurrency", "4", "--to", friends(n), "spam?")
-	if code != 3 {
-		t.Fatalf("exit %d, want 3:\n%s", code, tail(out))
-	}
-	results, sum := parseLines(t, out)
+	out, results, sum := e.sendJSON(3, "--concurrency", "4", "--to", friends(n), "spam?")
 	notSent := 0
 	for _, r := range results {
 		if r.Error == "NOT_SENT" {
@@ -399,14 +396,10 @@ func TestPeerFloodStopsTheRun(t *testing.T) {
 func TestMaxFloodWait(t *testing.T) {
 	e := newE2E(t, sandbox.Options{Users: 3, SendRate: 0.05}) // one send per 20 s
 	start := time.Now()
-	out, code := e.run("send", "--json", "--rate", "0", "--max-flood-wait", "5s", "--to", friends(3), "slow")
-	if code != 3 {
-		t.Fatalf("exit %d, want 3:\n%s", code, out)
-	}
+	out, results, sum := e.sendJSON(3, "--max-flood-wait", "5s", "--to", friends(3), "slow")
 	if took := time.Since(start); took > 15*time.Second {
 		t.Errorf("took %s: it waited instead of failing", took)
 	}
-	results, sum := parseLines(t, out)
 	flood := 0
 	for _, r := range results {
 		if r.Error == "FLOOD_WAIT" {
@@ -425,10 +418,7 @@ func TestStaleAccessHashIsRefreshed(t *testing.T) {
 	if out, code := e.run("send", "--to", "@friend1", "first"); code != 0 {
 		t.Fatalf("exit %d\n%s", code, out)
 	}
-	st, err := store.Open(filepath.Join(e.dir, "state"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := e.openState(t)
 	p, ok, err := st.LookupPeer("@friend1")
 	if err != nil || !ok {
 		t.Fatalf("peer not cached: %v", err)

@@ -33,20 +33,17 @@ func exitOf(t *testing.T, c *exec.Cmd) (int, time.Duration) {
 
 // noRunningBroadcast: whatever a signal interrupted, the journal does not
 // claim a run is still going.
-func (e *e2e) noRunningBroadcast() {
-	e.t.Helper()
-	st, err := store.Open(filepath.Join(e.dir, "state"), store.Options{LockTimeout: 5 * time.Second})
-	if err != nil {
-		e.t.Fatal(err)
-	}
+func (e *e2e) noRunningBroadcast(t *testing.T) {
+	t.Helper()
+	st := e.openState(t)
 	defer st.Close()
 	bs, err := st.Broadcasts()
 	if err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
 	for _, b := range bs {
 		if b.State == store.StateRunning {
-			e.t.Errorf("broadcast %s is left %q", b.ID, b.State)
+			t.Errorf("broadcast %s is left %q", b.ID, b.State)
 		}
 	}
 }
@@ -69,7 +66,7 @@ func TestSignalsAlwaysExit130(t *testing.T) {
 	}{
 		{"stdin open", syscall.SIGTERM, []string{"send", "--to", "@friend1", "-"}, 300 * time.Millisecond},
 		{"fifo to-file", syscall.SIGINT, []string{"send", "--to-file", fifo, "hi"}, 300 * time.Millisecond},
-		{"connecting", syscall.SIGTERM, []string{"send", "--to", "@friend1", "hi"}, 15 * time.Millisecond},
+		{"connecting", syscall.SIGTERM, []string{"send", "--to", "@friend1", "hi"}, 150 * time.Millisecond},
 		{"sighup", syscall.SIGHUP, []string{"send", "--to", "@friend1", "-"}, 300 * time.Millisecond},
 		{"sigquit", syscall.SIGQUIT, []string{"send", "--to", "@friend1", "-"}, 300 * time.Millisecond},
 	}
@@ -98,7 +95,7 @@ func TestSignalsAlwaysExit130(t *testing.T) {
 			if strings.Contains(out.String(), "goroutine ") || strings.Contains(out.String(), "0 recipients") {
 				t.Errorf("output:\n%s", out.String())
 			}
-			e.noRunningBroadcast()
+			e.noRunningBroadcast(t)
 		})
 	}
 }
@@ -147,17 +144,7 @@ func TestClosedStdoutFinishesTheBroadcast(t *testing.T) {
 func TestConcurrentIdenticalStarts(t *testing.T) {
 	const n, starts = 30, 5
 	e := newE2E(t, sandbox.Options{Users: n, Latency: 5 * time.Millisecond})
-	var wg sync.WaitGroup
-	codes := make([]int, starts)
-	outs := make([]string, starts)
-	for i := range starts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			outs[i], codes[i] = e.run("send", "--rate", "0", "--to", friends(n), "once only")
-		}()
-	}
-	wg.Wait()
+	outs, codes := e.runAtOnce(starts, "send", "--rate", "0", "--to", friends(n), "once only")
 	for i, code := range codes {
 		if code != 0 && !(code == 1 && strings.Contains(outs[i], "another broadcast is running")) {
 			t.Errorf("start %d: exit %d:\n%s", i, code, tail(outs[i]))
@@ -166,24 +153,34 @@ func TestConcurrentIdenticalStarts(t *testing.T) {
 	e.exactlyOnce(n, "once only")
 
 	// With --wait each later start waits, then finds everyone delivered.
-	for i := range starts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			outs[i], codes[i] = e.run("send", "--wait", "--rate", "0", "--to", friends(n), "waited")
-		}()
-	}
-	wg.Wait()
+	outs, codes = e.runAtOnce(starts, "send", "--wait", "--rate", "0", "--to", friends(n), "waited")
 	for i, code := range codes {
 		if code != 0 {
 			t.Errorf("--wait start %d: exit %d:\n%s", i, code, tail(outs[i]))
 		}
 	}
-	e.exactlyOnce2(n, "waited")
+	e.oneCopyAmongOthers(n, "waited")
 }
 
-// exactlyOnce2 checks every friend's last message is text and arrived once.
-func (e *e2e) exactlyOnce2(n int, text string) {
+// runAtOnce starts broadcast with args k times at once and returns each
+// run's output and exit code.
+func (e *e2e) runAtOnce(k int, args ...string) (outs []string, codes []int) {
+	outs, codes = make([]string, k), make([]int, k)
+	var wg sync.WaitGroup
+	for i := range k {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			outs[i], codes[i] = e.run(args...)
+		}()
+	}
+	wg.Wait()
+	return outs, codes
+}
+
+// oneCopyAmongOthers checks every friend 1…n holds exactly one copy of
+// text, whatever else they hold.
+func (e *e2e) oneCopyAmongOthers(n int, text string) {
 	e.t.Helper()
 	for i := 1; i <= n; i++ {
 		count := 0
@@ -220,4 +217,31 @@ func TestRerunOfDeliveredTakesNoTokens(t *testing.T) {
 		t.Errorf("the re-run made %d sendMessage calls", calls)
 	}
 	e.exactlyOnce(n, "fast skip")
+}
+
+// A second signal ends the process at once, even while the first one gives
+// a send on the wire its grace (here every answer is lost, so it never
+// completes by itself).
+func TestSecondSignalExitsAtOnce(t *testing.T) {
+	e := newE2E(t, sandbox.Options{Users: 3, DropAnswer: 1, Seed: 7})
+	c := e.cmd("send", "--to", "@friend1", "never answered")
+	var out bytes.Buffer
+	c.Stdout, c.Stderr = &out, &out
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for e.srv.DroppedAnswers() == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	_ = c.Process.Signal(syscall.SIGINT)
+	time.Sleep(500 * time.Millisecond)
+	_ = c.Process.Signal(syscall.SIGINT)
+	code, took := exitOf(t, c)
+	if code != 130 || took > 2*time.Second {
+		t.Fatalf("exit %d %s after the second signal:\n%s", code, took, out.String())
+	}
+	if !strings.Contains(out.String(), "second signal") {
+		t.Errorf("no word about the second signal:\n%s", out.String())
+	}
 }

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/broadcast-cli/broadcast/internal/sandbox"
-	"github.com/broadcast-cli/broadcast/internal/store"
 )
 
 // Every command, at the most verbose log level: the API hash, the bot token,
@@ -28,39 +27,17 @@ func TestSecretsNeverAppear(t *testing.T) {
 		code     = "90817"
 		password = "correct-horse-battery-staple"
 	)
-	key, err := sharedRSAKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := sandbox.Start(sandbox.Options{Users: 5, Password: password, LoginCode: code, Blocked: []int{2}, Key: key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	dir := t.TempDir()
-	if _, err := writeSandboxFiles(srv, dir); err != nil {
-		t.Fatal(err)
-	}
+	e := startE2E(t, sandbox.Options{Users: 5, Password: password, LoginCode: code, Blocked: []int{2}})
 	// The config written by the sandbox holds gotd's public test hash; the
 	// secret one comes from the environment, as a careful user would do it.
-	state := filepath.Join(dir, "state")
-	env := append(os.Environ(), "HOME="+dir,
-		"BROADCAST_CONFIG="+filepath.Join(dir, "config.yaml"),
-		"BROADCAST_STATE_DIR="+state,
-		"BROADCAST_API_HASH="+apiHash,
-		"BROADCAST_PASSWORD="+password,
-	)
+	e.env = append(e.env, "BROADCAST_API_HASH="+apiHash, "BROADCAST_PASSWORD="+password)
 	var all bytes.Buffer
 	run := func(stdin string, args ...string) {
-		c := exec.Command(filepath.Join(binDir, "broadcast"), append([]string{"-vv"}, args...)...)
-		c.Env, c.Dir = env, dir
-		c.Stdin = strings.NewReader(stdin)
-		var out bytes.Buffer
-		c.Stdout, c.Stderr = &out, &out
-		_ = c.Run() // some of these fail on purpose; only their output matters
-		// The command line itself holds the secrets on purpose; only what
-		// the tool printed is searched.
-		fmt.Fprintf(&all, "$ broadcast %s\n%s", args[0], out.String())
+		// Some of these fail on purpose; only their output matters. The
+		// command line itself holds the secrets on purpose; only what the
+		// tool printed is searched.
+		out, _ := e.runStdin(strings.NewReader(stdin), append([]string{"-vv"}, args...)...)
+		fmt.Fprintf(&all, "$ broadcast %s\n%s", args[0], out)
 	}
 	run("", "login", "--bot-token", botToken)
 	run("", "whoami")
@@ -75,7 +52,7 @@ func TestSecretsNeverAppear(t *testing.T) {
 	run("wrong\n", "login", "--phone", "+15550000000")
 	run("", "login", "--bot-token", "424242:wrong-token-but-still-secret")
 
-	if !strings.Contains(all.String(), "logged in as") || len(srv.Inbox("friend5")) != 1 {
+	if !strings.Contains(all.String(), "logged in as") || len(e.srv.Inbox("friend5")) != 1 {
 		t.Fatalf("the commands did not run as intended:\n%s", all.String())
 	}
 	secrets := map[string]*regexp.Regexp{
@@ -93,7 +70,7 @@ func TestSecretsNeverAppear(t *testing.T) {
 		}
 	}
 	check("the output", all.String())
-	_ = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+	_ = filepath.WalkDir(e.dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || filepath.Base(path) == "state.db" {
 			return nil
 		}
@@ -124,7 +101,7 @@ func TestDamagedStateDatabase(t *testing.T) {
 			if err := os.WriteFile(db, content, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			for _, args := range [][]string{{"whoami"}, {"send", "--to", "@friend1", "x"}, {"login", "--bot-token", sandboxBotToken}} {
+			for _, args := range [][]string{{"whoami"}, {"send", "--to", "@friend1", "x"}, {"login", "--bot-token", sandbox.BotToken}} {
 				out, code := e.run(args...)
 				if code != 1 || !strings.Contains(out, db) || !strings.Contains(out, "hint: move") || strings.Contains(out, "panic") || strings.Contains(out, "goroutine") {
 					t.Errorf("%s: exit %d:\n%s", args[0], code, out)
@@ -144,10 +121,7 @@ func TestDamagedStateDatabase(t *testing.T) {
 // A session blob that is not a session: exit 4, named, and kept.
 func TestDamagedSession(t *testing.T) {
 	e := newE2E(t, sandbox.Options{Users: 2})
-	st, err := store.Open(filepath.Join(e.dir, "state"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := e.openState(t)
 	if err := st.StoreSession([]byte(`{"Version":1,"Data":{"AuthKey":"dHJ1bmNhdGVk"}}`)); err != nil {
 		t.Fatal(err)
 	}
@@ -156,11 +130,7 @@ func TestDamagedSession(t *testing.T) {
 	if code != 4 || !strings.Contains(out, "the saved session is damaged") || !strings.Contains(out, "broadcast login") {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
-	st, err = store.Open(filepath.Join(e.dir, "state"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st = e.openState(t)
 	b, _ := st.LoadSession()
 	if !strings.Contains(string(b), "dHJ1bmNhdGVk") {
 		t.Fatalf("the damaged session was overwritten: %s", b)
@@ -203,16 +173,6 @@ func TestLoosePermissionsRefused(t *testing.T) {
 // Servers that stall, hang up mid-handshake or answer garbage: bounded by
 // --timeout, exit 1, one clear line.
 func TestBadServers(t *testing.T) {
-	key, err := sharedRSAKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := sandbox.Start(sandbox.Options{Users: 1, Key: key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pem := srv.PublicKeyPEM()
-	srv.Close()
 	behaviours := map[string]func(net.Conn){
 		"stalls":   func(c net.Conn) { time.Sleep(30 * time.Second); c.Close() },
 		"hangs up": func(c net.Conn) { buf := make([]byte, 64); c.Read(buf); c.Close() },
@@ -226,31 +186,19 @@ func TestBadServers(t *testing.T) {
 	}
 	for name, serve := range behaviours {
 		t.Run(name, func(t *testing.T) {
-			l, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer l.Close()
-			go func() {
-				for {
-					c, err := l.Accept()
-					if err != nil {
-						return
-					}
-					go serve(c)
-				}
-			}()
-			dir := t.TempDir()
-			keyFile := filepath.Join(dir, "server.pem")
-			os.WriteFile(keyFile, pem, 0o600)
-			c := exec.Command(filepath.Join(binDir, "broadcast"), "--timeout", "2s", "--server", l.Addr().String(),
-				"--server-key", keyFile, "--api-id", "17349", "--api-hash", "344583e45741c457fe1862106095a5eb",
-				"login", "--bot-token", sandboxBotToken)
-			c.Env = append(os.Environ(), "HOME="+dir, "BROADCAST_STATE_DIR="+filepath.Join(dir, "state"), "BROADCAST_CONFIG=")
+			var l loopback
+			l.listen(t, serve)
+			// A sandbox lends its key and state dir, then goes: the server
+			// is l, named on the command line, with no config.
+			e := startE2E(t, sandbox.Options{Users: 1})
+			e.srv.Close()
+			e.env = append(e.env, "BROADCAST_CONFIG=")
+			c := e.cmd("--timeout", "2s", "--server", l.addr(), "--server-key", filepath.Join(e.dir, "server.pem"),
+				"--api-id", fmt.Sprint(sandbox.AppID), "--api-hash", sandbox.AppHash, "login", "--bot-token", sandbox.BotToken)
 			var stdout, stderr bytes.Buffer
 			c.Stdout, c.Stderr = &stdout, &stderr
 			start := time.Now()
-			err = c.Run()
+			err := c.Run()
 			took := time.Since(start)
 			x, ok := err.(*exec.ExitError)
 			if !ok || x.ExitCode() != 1 {
@@ -264,12 +212,12 @@ func TestBadServers(t *testing.T) {
 			t.Logf("exit 1 after %s with --timeout 2s", took.Round(time.Millisecond))
 			lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
 			errLines := 0
-			for _, l := range lines {
-				if strings.HasPrefix(l, "broadcast: error: ") {
+			for _, line := range lines {
+				if strings.HasPrefix(line, "broadcast: error: ") {
 					errLines++
 				}
 			}
-			if errLines != 1 || !strings.Contains(stderr.String(), "could not connect to "+l.Addr().String()+" within 2s") || stdout.Len() != 0 {
+			if errLines != 1 || !strings.Contains(stderr.String(), "could not connect to "+l.addr()+" within 2s") || stdout.Len() != 0 {
 				t.Errorf("want one clear error line:\n%s", stderr.String())
 			}
 		})

@@ -59,7 +59,7 @@ func TestConnectionLostStopsTheRun(t *testing.T) {
 		t.Errorf("stopped %s after the server went away", took)
 	}
 	t.Logf("stopped %s after the server went away (--reconnect-wait 3s):\n%s", took.Round(10*time.Millisecond), tail(text))
-	e.noRunningBroadcast()
+	e.noRunningBroadcast(t)
 }
 
 // The server restarts (same key and sessions) under a running send: the
@@ -73,16 +73,10 @@ func TestConnectionComesBack(t *testing.T) {
 	opts.Addr = e.srv.Addr()
 	e.srv.Close()
 	time.Sleep(2 * time.Second)
-	key, err := sharedRSAKey()
+	srv, err := launchSandbox(t, opts) // the same key, address and state
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts.Key = key
-	srv, err := sandbox.Start(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
 	e.srv = srv
 	if code, _ := wait(); code != 0 {
 		t.Fatalf("exit %d:\n%s", code, tail(out.String()))
@@ -108,11 +102,10 @@ func TestServerKeyChangedStopsAtOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := sandbox.Start(sandbox.Options{Users: n, Addr: addr, Key: other})
+	srv, err := launchSandbox(t, sandbox.Options{Users: n, Addr: addr, Key: other})
 	if err != nil {
 		t.Skipf("cannot listen on %s again: %v", addr, err)
 	}
-	t.Cleanup(func() { srv.Close() })
 	start := time.Now()
 	code, _ := wait()
 	t.Logf("output:\n%s", tail(out.String()))

@@ -1,54 +1,17 @@
 package main
 
 import (
-	"bytes"
-	"io"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/creack/pty"
-
 	"github.com/broadcast-cli/broadcast/internal/sandbox"
 )
-
-// runWithTTYStderr runs broadcast with stderr on a pseudo-terminal, as a
-// person at a shell has it, and returns what the terminal showed.
-func runWithTTYStderr(t *testing.T, e *e2e, env []string, args ...string) (stdout, tty string) {
-	t.Helper()
-	ptmx, tt, err := pty.Open()
-	if err != nil {
-		t.Skipf("no pseudo-terminal: %v", err)
-	}
-	defer ptmx.Close()
-	c := e.cmd(args...)
-	c.Env = append(c.Env, env...)
-	var out bytes.Buffer
-	c.Stdout, c.Stderr = &out, tt
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	tt.Close()
-	var screen bytes.Buffer
-	done := make(chan struct{})
-	go func() {
-		io.Copy(&screen, ptmx) // ends with EIO when the child exits
-		close(done)
-	}()
-	if err := c.Wait(); err != nil {
-		t.Fatalf("%v\n%s", err, out.String())
-	}
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-	}
-	return out.String(), screen.String()
-}
 
 func TestProgressBarOnTerminal(t *testing.T) {
 	const n = 30
 	e := newE2E(t, sandbox.Options{Users: n, Latency: 30 * time.Millisecond})
-	stdout, screen := runWithTTYStderr(t, e, []string{"TERM=xterm"}, "send", "--rate", "0", "--concurrency", "2", "--to", friends(n), "progress")
+	stdout, screen := e.runOnTTY(t, ttyStderr, []string{"TERM=xterm"}, "send", "--rate", "0", "--concurrency", "2", "--to", friends(n), "progress")
 	if !strings.Contains(screen, "ETA") || !strings.Contains(screen, "/30") || !strings.Contains(screen, "/s") {
 		t.Fatalf("no progress bar on the terminal:\n%q", screen)
 	}
@@ -61,14 +24,14 @@ func TestProgressBarOnTerminal(t *testing.T) {
 	e.exactlyOnce(n, "progress")
 
 	// NO_COLOR keeps the bar but drops the colour.
-	_, screen = runWithTTYStderr(t, e, []string{"TERM=xterm", "NO_COLOR=1"}, "send", "--new", "--rate", "0", "--concurrency", "2", "--to", friends(n), "progress")
+	_, screen = e.runOnTTY(t, ttyStderr, []string{"TERM=xterm", "NO_COLOR=1"}, "send", "--new", "--rate", "0", "--concurrency", "2", "--to", friends(n), "progress")
 	if !strings.Contains(screen, "ETA") || strings.Contains(screen, "\x1b[32m") {
 		t.Errorf("with NO_COLOR: %q", screen)
 	}
 
 	// --json and -q never draw it.
 	for _, flag := range []string{"--json", "-q"} {
-		_, screen = runWithTTYStderr(t, e, []string{"TERM=xterm"}, "send", flag, "--new", "--rate", "0", "--to", friends(n), "progress")
+		_, screen = e.runOnTTY(t, ttyStderr, []string{"TERM=xterm"}, "send", flag, "--new", "--rate", "0", "--to", friends(n), "progress")
 		if strings.Contains(screen, "ETA") {
 			t.Errorf("progress bar drawn with %s: %q", flag, screen)
 		}
@@ -92,32 +55,8 @@ func TestNoProgressBarInPipe(t *testing.T) {
 func TestProgressBarLastFrameNotGluedToSummary(t *testing.T) {
 	const n = 25
 	e := newE2E(t, sandbox.Options{Users: n, Latency: 10 * time.Millisecond})
-	ptmx, tt, err := pty.Open()
-	if err != nil {
-		t.Skipf("no pseudo-terminal: %v", err)
-	}
-	defer ptmx.Close()
-	c := e.cmd("send", "--rate", "0", "--concurrency", "2", "--to", friends(n), "one screen")
-	c.Env = append(c.Env, "TERM=xterm", "NO_COLOR=1")
-	c.Stdout, c.Stderr = tt, tt
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	tt.Close()
-	var screen bytes.Buffer
-	done := make(chan struct{})
-	go func() {
-		io.Copy(&screen, ptmx)
-		close(done)
-	}()
-	if err := c.Wait(); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-	}
-	s := screen.String()
+	_, s := e.runOnTTY(t, ttyStdout|ttyStderr, []string{"TERM=xterm", "NO_COLOR=1"},
+		"send", "--rate", "0", "--concurrency", "2", "--to", friends(n), "one screen")
 	i := strings.Index(s, "25 recipients: 25 sent")
 	if i < 0 {
 		t.Fatalf("no summary on the screen:\n%q", s)

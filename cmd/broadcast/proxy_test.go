@@ -18,127 +18,81 @@ import (
 	"github.com/broadcast-cli/broadcast/internal/sandbox"
 )
 
-// socks5Server is a SOCKS5 proxy for tests (RFC 1928, CONNECT only, with
-// RFC 1929 username/password authentication) on 127.0.0.1. It connects only
-// to 127.0.0.1, and counts what it saw.
-type socks5Server struct {
-	user, pass string
-	ln         net.Listener
-
-	connects   atomic.Int64 // CONNECTs it carried out
-	authFailed atomic.Int64 // logins it refused
+// loopback is a TCP server for tests on 127.0.0.1: it hands every
+// connection to a serve function, and when the test ends it closes its
+// listener and every connection it tracked.
+type loopback struct {
+	ln net.Listener
 
 	mu    sync.Mutex
 	conns []net.Conn
 }
 
-func startSOCKS5(t *testing.T, user, pass string) *socks5Server {
+// listen starts serving; serve runs in a goroutine per connection.
+func (l *loopback) listen(t *testing.T, serve func(net.Conn)) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &socks5Server{user: user, pass: pass, ln: ln}
+	l.ln = ln
 	go func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			s.track(c)
-			go s.serve(c)
+			l.track(c)
+			go serve(c)
 		}
 	}()
-	t.Cleanup(s.close)
-	return s
+	t.Cleanup(l.close)
 }
 
-func (s *socks5Server) addr() string { return s.ln.Addr().String() }
+func (l *loopback) addr() string { return l.ln.Addr().String() }
 
-func (s *socks5Server) track(c net.Conn) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.conns = append(s.conns, c)
+// track has c closed with the server.
+func (l *loopback) track(c net.Conn) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.conns = append(l.conns, c)
 }
 
-func (s *socks5Server) close() {
-	s.ln.Close()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, c := range s.conns {
+func (l *loopback) close() {
+	l.ln.Close()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, c := range l.conns {
 		c.Close()
 	}
+}
+
+// socks5Server is a SOCKS5 proxy for tests (RFC 1928, CONNECT only, with
+// RFC 1929 username/password authentication) on 127.0.0.1. It connects only
+// to 127.0.0.1, and counts what it saw.
+type socks5Server struct {
+	loopback
+	user, pass string
+
+	connects   atomic.Int64 // CONNECTs it carried out
+	authFailed atomic.Int64 // logins it refused
+}
+
+func startSOCKS5(t *testing.T, user, pass string) *socks5Server {
+	t.Helper()
+	s := &socks5Server{user: user, pass: pass}
+	s.listen(t, s.serve)
+	return s
 }
 
 func (s *socks5Server) serve(c net.Conn) {
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-	// Greeting: VER NMETHODS METHODS; only username/password (0x02) is
-	// accepted.
-	head := make([]byte, 2)
-	if _, err := io.ReadFull(c, head); err != nil || head[0] != 5 {
+	if !s.authenticate(c) {
 		return
 	}
-	methods := make([]byte, head[1])
-	if _, err := io.ReadFull(c, methods); err != nil {
-		return
-	}
-	if !strings.Contains(string(methods), "\x02") {
-		c.Write([]byte{5, 0xff})
-		return
-	}
-	c.Write([]byte{5, 2})
-	// RFC 1929: VER ULEN UNAME PLEN PASSWD.
-	user, ok := readSOCKSField(c, true)
+	host, port, ok := readSOCKSRequest(c)
 	if !ok {
-		return
-	}
-	pass, ok := readSOCKSField(c, false)
-	if !ok {
-		return
-	}
-	if user != s.user || pass != s.pass {
-		s.authFailed.Add(1)
-		c.Write([]byte{1, 1})
-		return
-	}
-	c.Write([]byte{1, 0})
-	// Request: VER CMD RSV ATYP DST.ADDR DST.PORT.
-	req := make([]byte, 4)
-	if _, err := io.ReadFull(c, req); err != nil || req[0] != 5 {
-		return
-	}
-	var host string
-	switch req[3] {
-	case 1:
-		ip := make([]byte, 4)
-		if _, err := io.ReadFull(c, ip); err != nil {
-			return
-		}
-		host = net.IP(ip).String()
-	case 3:
-		name, ok := readSOCKSField(c, false)
-		if !ok {
-			return
-		}
-		host = name
-	case 4:
-		ip := make([]byte, 16)
-		if _, err := io.ReadFull(c, ip); err != nil {
-			return
-		}
-		host = net.IP(ip).String()
-	default:
-		c.Write([]byte{5, 8, 0, 1, 0, 0, 0, 0, 0, 0}) // address type not supported
-		return
-	}
-	pb := make([]byte, 2)
-	if _, err := io.ReadFull(c, pb); err != nil {
-		return
-	}
-	port := binary.BigEndian.Uint16(pb)
-	if req[1] != 1 {
-		c.Write([]byte{5, 7, 0, 1, 0, 0, 0, 0, 0, 0}) // command not supported
 		return
 	}
 	if host != "127.0.0.1" && host != "localhost" {
@@ -162,6 +116,77 @@ func (s *socks5Server) serve(c net.Conn) {
 	}
 	_ = c.SetDeadline(time.Time{})
 	pipe(c, up)
+}
+
+// authenticate answers the greeting (VER NMETHODS METHODS), accepting only
+// username/password (0x02), and checks the login (RFC 1929: VER ULEN UNAME
+// PLEN PASSWD).
+func (s *socks5Server) authenticate(c net.Conn) bool {
+	head := make([]byte, 2)
+	if _, err := io.ReadFull(c, head); err != nil || head[0] != 5 {
+		return false
+	}
+	methods := make([]byte, head[1])
+	if _, err := io.ReadFull(c, methods); err != nil {
+		return false
+	}
+	if !strings.Contains(string(methods), "\x02") {
+		c.Write([]byte{5, 0xff})
+		return false
+	}
+	c.Write([]byte{5, 2})
+	user, ok := readSOCKSField(c, true)
+	if !ok {
+		return false
+	}
+	pass, ok := readSOCKSField(c, false)
+	if !ok {
+		return false
+	}
+	if user != s.user || pass != s.pass {
+		s.authFailed.Add(1)
+		c.Write([]byte{1, 1})
+		return false
+	}
+	c.Write([]byte{1, 0})
+	return true
+}
+
+// readSOCKSRequest reads a request (VER CMD RSV ATYP DST.ADDR DST.PORT) and
+// answers the ones it cannot carry out: an unknown address type, a command
+// other than CONNECT.
+func readSOCKSRequest(c net.Conn) (host string, port uint16, ok bool) {
+	req := make([]byte, 4)
+	if _, err := io.ReadFull(c, req); err != nil || req[0] != 5 {
+		return "", 0, false
+	}
+	switch req[3] {
+	case 1, 4: // IPv4, IPv6
+		ip := make([]byte, net.IPv4len)
+		if req[3] == 4 {
+			ip = make([]byte, net.IPv6len)
+		}
+		if _, err := io.ReadFull(c, ip); err != nil {
+			return "", 0, false
+		}
+		host = net.IP(ip).String()
+	case 3:
+		if host, ok = readSOCKSField(c, false); !ok {
+			return "", 0, false
+		}
+	default:
+		c.Write([]byte{5, 8, 0, 1, 0, 0, 0, 0, 0, 0}) // address type not supported
+		return "", 0, false
+	}
+	pb := make([]byte, 2)
+	if _, err := io.ReadFull(c, pb); err != nil {
+		return "", 0, false
+	}
+	if req[1] != 1 {
+		c.Write([]byte{5, 7, 0, 1, 0, 0, 0, 0, 0, 0}) // command not supported
+		return "", 0, false
+	}
+	return host, binary.BigEndian.Uint16(pb), true
 }
 
 // readSOCKSField reads a length-prefixed string, after a version byte when
@@ -202,51 +227,19 @@ func pipe(a io.ReadWriteCloser, b io.ReadWriteCloser) {
 // keyed with its secret and forwards the MTProto stream to the sandbox,
 // whatever DC the client asked for.
 type mtProxyServer struct {
-	ln       net.Listener
+	loopback
 	upstream string
 	secret   []byte // 16 bytes
 
 	connects atomic.Int64
 	dcs      sync.Map // DC ids asked for
-
-	mu    sync.Mutex
-	conns []net.Conn
 }
 
 func startMTProxy(t *testing.T, upstream string, secret []byte) *mtProxyServer {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &mtProxyServer{ln: ln, upstream: upstream, secret: secret}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			p.track(c)
-			go p.serve(c)
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		for _, c := range p.conns {
-			c.Close()
-		}
-	})
+	p := &mtProxyServer{upstream: upstream, secret: secret}
+	p.listen(t, p.serve)
 	return p
-}
-
-func (p *mtProxyServer) addr() string { return p.ln.Addr().String() }
-
-func (p *mtProxyServer) track(c net.Conn) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.conns = append(p.conns, c)
 }
 
 func (p *mtProxyServer) serve(c net.Conn) {
@@ -287,7 +280,7 @@ func TestSOCKS5Proxy(t *testing.T) {
 	px := startSOCKS5(t, "alice", pass)
 	proxyURL := fmt.Sprintf("socks5://alice:%s@%s", pass, px.addr())
 
-	out, code := e.run("-vv", "--proxy", proxyURL, "login", "--bot-token", sandboxBotToken)
+	out, code := e.run("-vv", "--proxy", proxyURL, "login", "--bot-token", sandbox.BotToken)
 	if code != 0 {
 		t.Fatalf("login through the proxy: exit %d\n%s", code, tail(out))
 	}
@@ -328,7 +321,7 @@ func TestSOCKS5Proxy(t *testing.T) {
 func TestSOCKS5ProxyWrongPassword(t *testing.T) {
 	e := startE2E(t, sandbox.Options{Users: 3})
 	px := startSOCKS5(t, "alice", "right-password")
-	if out, code := e.run("login", "--bot-token", sandboxBotToken); code != 0 {
+	if out, code := e.run("login", "--bot-token", sandbox.BotToken); code != 0 {
 		t.Fatalf("direct login: exit %d\n%s", code, out)
 	}
 	const wrong = "wr0ng-pa55word"
@@ -372,7 +365,7 @@ func TestMTProxy(t *testing.T) {
 	host, port, _ := net.SplitHostPort(px.addr())
 	link := fmt.Sprintf("tg://proxy?server=%s&port=%s&secret=dd%s", host, port, hex.EncodeToString(secret))
 
-	if out, code := e.run("--proxy", link, "login", "--bot-token", sandboxBotToken); code != 0 {
+	if out, code := e.run("--proxy", link, "login", "--bot-token", sandbox.BotToken); code != 0 {
 		t.Fatalf("login through MTProxy: exit %d\n%s", code, tail(out))
 	}
 	afterLogin := px.connects.Load()

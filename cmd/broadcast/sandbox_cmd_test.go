@@ -19,22 +19,8 @@ import (
 // prints where they are, and stops cleanly on SIGTERM.
 func TestSandboxCommandRunsAndStops(t *testing.T) {
 	dir := t.TempDir()
-	c := exec.Command(filepath.Join(binDir, "broadcast"), "sandbox", "--dir", dir, "--users", "3")
-	stdout, err := c.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	c.Stderr = &stderr
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer c.Process.Kill()
-	first, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("no output: %v; stderr: %s", err, stderr.String())
-	}
-	if !strings.Contains(first, "sandbox: MTProto server on 127.0.0.1:") || !strings.Contains(first, "3 friends") {
+	sb := startSandboxCmd(t, "--dir", dir, "--users", "3")
+	if first := strings.SplitN(sb.banner, "\n", 2)[0]; !strings.Contains(first, "sandbox: MTProto server on 127.0.0.1:") || !strings.Contains(first, "3 friends") {
 		t.Fatalf("first line: %q", first)
 	}
 	for _, f := range []string{"server.pem", "config.yaml", "inbox.jsonl"} {
@@ -43,33 +29,19 @@ func TestSandboxCommandRunsAndStops(t *testing.T) {
 		}
 	}
 	// The config it wrote works: log in and send through it.
-	env := append(os.Environ(), "HOME="+dir, "BROADCAST_CONFIG="+filepath.Join(dir, "config.yaml"), "BROADCAST_STATE_DIR="+filepath.Join(dir, "state"))
-	for _, args := range [][]string{{"login", "--bot-token", sandboxBotToken}, {"hello from the config"}} {
-		cmd := exec.Command(filepath.Join(binDir, "broadcast"), args...)
-		cmd.Env = env
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("broadcast %s: %v\n%s", args[0], err, out)
+	e := &e2e{t: t, dir: dir, env: homeEnv(dir, sandboxEnv(dir))}
+	for _, args := range [][]string{{"login", "--bot-token", sandbox.BotToken}, {"hello from the config"}} {
+		if out, code := e.run(args...); code != 0 {
+			t.Fatalf("broadcast %s: exit %d\n%s", args[0], code, out)
 		}
 	}
 	inbox, _ := os.ReadFile(filepath.Join(dir, "inbox.jsonl"))
 	if n := strings.Count(string(inbox), `"text":"hello from the config"`); n != 3 {
 		t.Errorf("inbox.jsonl holds %d deliveries, want 3 (the default list):\n%s", n, inbox)
 	}
-	if err := c.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- c.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("after SIGTERM: %v\n%s", err, stderr.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the sandbox did not stop on SIGTERM")
-	}
-	if !strings.Contains(stderr.String(), "sandbox: stopped; 3 messages delivered") {
-		t.Errorf("stderr: %s", stderr.String())
+	sb.stop(t)
+	if !strings.Contains(sb.stderr.String(), "sandbox: stopped; 3 messages delivered") {
+		t.Errorf("stderr: %s", sb.stderr.String())
 	}
 }
 
@@ -164,21 +136,17 @@ func TestSandboxCommandRestartKeepsLogin(t *testing.T) {
 	}
 	pub, _ := os.ReadFile(filepath.Join(dir, "server.pem"))
 
-	env := append(os.Environ(), "HOME="+dir, "BROADCAST_CONFIG="+filepath.Join(dir, "config.yaml"),
-		"BROADCAST_STATE_DIR="+filepath.Join(dir, "state"), "BROADCAST_PROXY=")
+	e := &e2e{t: t, dir: dir, env: homeEnv(dir, sandboxEnv(dir))}
 	broadcast := func(stdin string, args ...string) string {
 		t.Helper()
-		cmd := exec.Command(filepath.Join(binDir, "broadcast"), args...)
-		cmd.Env = env
-		cmd.Stdin = strings.NewReader(stdin)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("broadcast %s: %v\n%s\nsandbox stderr: %s", strings.Join(args, " "), err, out, sb.stderr.String())
+		out, code := e.runStdin(strings.NewReader(stdin), args...)
+		if code != 0 {
+			t.Fatalf("broadcast %s: exit %d\n%s\nsandbox stderr: %s", strings.Join(args, " "), code, out, sb.stderr.String())
 		}
-		if strings.Contains(string(out), "level=WARN") {
+		if strings.Contains(out, "level=WARN") {
 			t.Errorf("broadcast %s leaked a warning:\n%s", strings.Join(args, " "), out)
 		}
-		return string(out)
+		return out
 	}
 	broadcast(sandbox.LoginCode+"\n", "login", "--phone", "+15550000000")
 	broadcast("", "before the restart")

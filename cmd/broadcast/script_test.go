@@ -1,8 +1,6 @@
 package main
 
 import (
-	"crypto/rand"
-	"crypto/rsa"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -69,14 +67,14 @@ func scriptParams(t *testing.T, dir string) testscript.Params {
 			env.Setenv("HOME", filepath.Join(work, "home"))
 			env.Setenv("XDG_CONFIG_HOME", filepath.Join(work, "home", ".config"))
 			env.Setenv("XDG_STATE_HOME", filepath.Join(work, "home", ".state"))
-			env.Setenv("BROADCAST_CONFIG", filepath.Join(work, "config.yaml"))
-			env.Setenv("BROADCAST_STATE_DIR", filepath.Join(work, "state"))
-			env.Setenv("BOT_TOKEN", "123456:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw")
-			env.Defer(func() {
-				if v, ok := sandboxes.LoadAndDelete(work); ok {
-					v.(*sandbox.Server).Close()
-				}
-			})
+			// What sandbox-start would return: scripts without a sandbox
+			// have the same files, and none of the tester's own.
+			for _, kv := range sandboxEnv(work) {
+				k, v, _ := strings.Cut(kv, "=")
+				env.Setenv(k, v)
+			}
+			env.Setenv("BOT_TOKEN", sandbox.BotToken)
+			env.Defer(func() { sandboxes.Delete(work) }) // sandbox-start closes it
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
@@ -108,43 +106,24 @@ func cmdSandboxStart(ts *testscript.TestScript, neg bool, args []string) {
 	if err := fs.Parse(args); err != nil {
 		ts.Fatalf("sandbox-start: %v", err)
 	}
+	if fs.NArg() != 0 {
+		ts.Fatalf("usage: sandbox-start [-users N] [-password P] [-blocked 2,3] [-latency D] [-send-rate R] [-resolve-limit N] [-drop P] [-ack] [-seed N]")
+	}
 	bl, err := parseInts(*blocked)
 	ts.Check(err)
-	srv, err := sandbox.Start(sandbox.Options{
+	// The environment it returns is the one Setup put in place.
+	srv, _ := startSandbox(scriptT{ts}, sandbox.Options{
 		Users: *users, Password: *password, Blocked: bl, Latency: *latency, SendRate: *rate,
 		ResolveLimit: *resolveLimit, DropAnswer: *drop, AckBeforeDrop: *ack, Seed: *seed,
-		Key: testKey(ts),
-	})
-	ts.Check(err)
+	}, ts.Getenv("WORK"))
 	sandboxes.Store(ts.Getenv("WORK"), srv)
-	_, err = writeSandboxFiles(srv, ts.Getenv("WORK"))
-	ts.Check(err)
-}
-
-var (
-	sharedKeyOnce sync.Once
-	sharedKey     *rsa.PrivateKey
-	sharedKeyErr  error
-)
-
-// testKey shares one RSA key among the scripts' sandboxes: generating a
-// 2048-bit key per script would dominate the suite's time.
-func testKey(ts *testscript.TestScript) *rsa.PrivateKey {
-	k, err := sharedRSAKey()
-	ts.Check(err)
-	return k
-}
-
-func sharedRSAKey() (*rsa.PrivateKey, error) {
-	sharedKeyOnce.Do(func() { sharedKey, sharedKeyErr = rsa.GenerateKey(rand.Reader, 2048) })
-	return sharedKey, sharedKeyErr
 }
 
 // inbox NAME [COUNT [TEXT]] checks how many messages NAME received and,
 // when TEXT is given, that every one of them is exactly TEXT. With -json it
 // prints the inbox to stdout for later checks.
 func cmdInbox(ts *testscript.TestScript, neg bool, args []string) {
-	if len(args) == 0 {
+	if len(args) == 0 || len(args) > 3 || args[0] == "-json" && len(args) != 2 {
 		ts.Fatalf("usage: inbox NAME [COUNT [TEXT]] | inbox -json NAME")
 	}
 	srv := serverOf(ts)
@@ -195,6 +174,9 @@ func cmdCalls(ts *testscript.TestScript, neg bool, args []string) {
 
 // uploaded BYTES: the sandbox received exactly BYTES in upload parts.
 func cmdUploaded(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: uploaded BYTES")
+	}
 	want, err := strconv.ParseInt(args[0], 10, 64)
 	ts.Check(err)
 	if got := serverOf(ts).UploadedBytes(); (got == want) == neg {
@@ -247,6 +229,9 @@ func cmdJSONField(ts *testscript.TestScript, neg bool, args []string) {
 
 // perm PATH MODE: the file's permission bits are MODE (octal).
 func cmdPerm(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: perm PATH MODE")
+	}
 	fi, err := os.Stat(ts.MkAbs(args[0]))
 	ts.Check(err)
 	want, err := strconv.ParseUint(args[1], 8, 32)
