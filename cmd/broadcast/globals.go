@@ -247,6 +247,7 @@ func (g *globals) clientOptions() telegram.Options {
 		Dial:           g.proxy.Dial(),     // SOCKS5
 		Resolver:       g.proxy.Resolver(), // MTProxy
 		Logger:         g.gotdLog,
+		Decisions:      g.log,
 		ConnectTimeout: g.timeout,
 		ReconnectWait:  g.reconnectWait,
 	}

@@ -41,6 +41,9 @@ type Options struct {
 	Store *store.Store
 	// Logger receives gotd's logs.
 	Logger *slog.Logger
+	// Decisions, when set, receives the client's own choices at debug
+	// level (a peer from the cache or the server), for -v.
+	Decisions *slog.Logger
 	// ConnectTimeout bounds the time to connect: from Run's start until the
 	// server has answered the first request and the callback starts. Zero
 	// means DefaultConnectTimeout; New refuses a negative one.
@@ -181,6 +184,14 @@ func New(opts Options) (*Client, error) {
 	c := &Client{opts: opts, raw: raw, api: raw.API(), watch: watch, outage: out}
 	out.server = c.serverName()
 	return c, nil
+}
+
+// decisions is Options.Decisions, or a logger that drops everything.
+func (c *Client) decisions() *slog.Logger {
+	if c.opts.Decisions == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return c.opts.Decisions
 }
 
 // API is the raw Telegram API, for callers that need a method not wrapped here.

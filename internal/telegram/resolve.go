@@ -46,8 +46,10 @@ func (c *Client) Resolve(ctx context.Context, r recipient.Recipient) (store.Peer
 	if p, ok, err := st.LookupPeer(r.Key); err != nil {
 		return store.Peer{}, err
 	} else if ok {
+		c.decisions().Debug("resolved from the peer cache", "recipient", r.Input, "peer_id", p.ID)
 		return p, nil
 	}
+	c.decisions().Debug("resolving with the server", "recipient", r.Input)
 	p, err := c.resolveRemote(ctx, r)
 	if err != nil {
 		return store.Peer{}, classify(err)
