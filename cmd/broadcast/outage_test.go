@@ -119,3 +119,31 @@ func TestServerKeyChangedStopsAtOnce(t *testing.T) {
 		t.Fatalf("the other server got %d messages", got)
 	}
 }
+
+// The server restarts with the same key but has forgotten every session
+// (no state kept): the saved session is dead, which no wait can fix, so the
+// run stops at once with exit 4 and the login hint.
+func TestForgottenSessionStopsAtOnce(t *testing.T) {
+	const n = 40
+	e := newE2E(t, sandbox.Options{Users: n})
+	out, wait := e.startSend(t, n, 5, "forgotten")
+	addr := e.srv.Addr()
+	e.srv.Close()
+	srv, err := launchSandbox(t, sandbox.Options{Users: n, Addr: addr})
+	if err != nil {
+		t.Skipf("cannot listen on %s again: %v", addr, err)
+	}
+	start := time.Now()
+	code, _ := wait()
+	if code != 4 || !strings.Contains(out.String(), "broadcast login") {
+		t.Fatalf("exit %d after %s:\n%s", code, time.Since(start), tail(out.String()))
+	}
+	if took := time.Since(start); took > 20*time.Second {
+		t.Errorf("took %s to stop", took)
+	}
+	if got := srv.Delivered(); got != 0 {
+		t.Fatalf("the restarted server took %d messages from a dead session", got)
+	}
+	t.Logf("stopped %s after the restart:\n%s", time.Since(start).Round(10*time.Millisecond), tail(out.String()))
+	e.noRunningBroadcast(t)
+}
