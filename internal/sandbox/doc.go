@@ -32,6 +32,7 @@
 //   - restore.go: a previous run's accounts, logins and inbox put back into the world.
 //   - listener.go: the TCP listener below tgtest (codec detection, closing connections).
 //   - wiring.go: the bot token, app credentials and config file the sandbox's users share.
+//   - proxy.go: SOCKS5 and MTProxy test doubles on 127.0.0.1, for the proxy tests.
 //
 // Every method cites where its Telegram semantics come from (the method's
 // page on core.telegram.org, gotd's schema docs, TDLib, shared/TELEGRAM.md)
