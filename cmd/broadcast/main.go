@@ -38,4 +38,12 @@ func signalContext() context.Context {
 // signalError is the cause of a context cancelled by a signal.
 type signalError struct{ sig os.Signal }
 
-func (e *signalError) Error() string { return "interrupted by " + e.sig.String() }
+func (e *signalError) Error() string {
+	name := map[os.Signal]string{
+		os.Interrupt: "SIGINT", syscall.SIGTERM: "SIGTERM", syscall.SIGHUP: "SIGHUP", syscall.SIGQUIT: "SIGQUIT",
+	}[e.sig]
+	if name == "" {
+		name = e.sig.String()
+	}
+	return "interrupted (" + name + ")"
+}
