@@ -205,8 +205,8 @@ func TestBadServers(t *testing.T) {
 				t.Fatalf("exit: %v\nstderr:\n%s", err, stderr.String())
 			}
 			// A hard bound: the timeout plus a second (the limit),
-			// and a little for starting the binary on a loaded machine.
-			if took > 3500*time.Millisecond {
+			// and room for starting the binary while CI runs every package at once.
+			if took > 4500*time.Millisecond {
 				t.Errorf("took %s with --timeout 2s", took)
 			}
 			t.Logf("exit 1 after %s with --timeout 2s", took.Round(time.Millisecond))
