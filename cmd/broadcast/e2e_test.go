@@ -374,6 +374,11 @@ func TestPeerFloodStopsTheRun(t *testing.T) {
 	for _, r := range results {
 		if r.Error == "NOT_SENT" {
 			notSent++
+			// Never tried (not_sent) or tried with its answer lost
+			// (pending): never "failed".
+			if r.Status != "not_sent" && r.Status != "pending" {
+				t.Errorf("%s: status %q for a recipient the stop left unsent", r.Recipient, r.Status)
+			}
 		}
 	}
 	if sum == nil || sum.Summary.Sent != 10 || notSent < n-10-4 {

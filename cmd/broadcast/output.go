@@ -104,7 +104,7 @@ func (r *reporter) result(res fanout.Result) {
 	if r.g.quiet {
 		// Quiet keeps stdout for the summary; what went wrong goes to
 		// stderr, which cron mails.
-		if res.Status != fanout.StatusFailed && res.Status != fanout.StatusPending {
+		if res.Status == fanout.StatusSent || res.Status == fanout.StatusSkipped {
 			return
 		}
 		out = r.g.io.err
@@ -120,6 +120,8 @@ func (r *reporter) result(res fanout.Result) {
 		fmt.Fprintf(out, "skipped  %s (already sent as message %d)\n", line.Recipient, line.MessageID)
 	case fanout.StatusPending:
 		fmt.Fprintf(out, "pending  %s: outcome unknown, the run stopped while this send was on the wire\n", line.Recipient)
+	case fanout.StatusNotSent:
+		fmt.Fprintf(out, "not sent %s: %s\n", line.Recipient, line.Detail)
 	default:
 		detail := line.Error
 		if line.Detail != "" {

@@ -58,6 +58,10 @@ const (
 	// before its outcome was known; the message may have been delivered.
 	// Resuming settles it without a duplicate (the random_id is fixed).
 	StatusPending Status = "pending"
+	// StatusNotSent: never attempted, or refused with a flood wait, when a
+	// Fatal error stopped the run: certainly not delivered. Counted in
+	// Summary.NotStarted.
+	StatusNotSent Status = "not_sent"
 )
 
 // Result is the outcome of one target, reported through Options.OnResult.
@@ -79,8 +83,9 @@ type Summary struct {
 	Failed  int
 	Skipped int
 	Pending int // attempted, outcome unknown (the run was interrupted)
-	// NotStarted counts targets never attempted because ctx was cancelled;
-	// they get no Result.
+	// NotStarted counts targets that certainly did not get the message:
+	// after a cancellation they get no Result, after a Fatal stop one with
+	// StatusNotSent, so the user sees what was not sent and why.
 	NotStarted int
 	Duration   time.Duration
 	Stopped    error // the Fatal error that stopped the run, if any
@@ -158,7 +163,7 @@ func Run(ctx context.Context, targets []Target, s Sender, opts Options) Summary 
 		// the user sees what was not sent and why; after a cancellation
 		// they are only counted, because the user chose to stop.
 		if fatal := r.fatalErr(); fatal != nil {
-			r.finish(Result{Target: t, Status: StatusFailed, Err: notSent(fatal)}, time.Time{})
+			r.finish(Result{Target: t, Status: StatusNotSent, Err: notSent(fatal)}, time.Time{})
 			continue
 		}
 		if ctx.Err() != nil {
@@ -489,12 +494,17 @@ func (r *run) raise() {
 // abandon ends a target that was waiting when the run was stopped or
 // interrupted. lastErr is the error of its last attempt, if any.
 func (r *run) abandon(res Result, start time.Time, lastErr error) {
+	var fw *FloodWaitError
+	certainlyNot := res.Attempts == 0 || errors.As(lastErr, &fw)
 	if fatal := r.fatalErr(); fatal != nil {
-		r.fail(res, start, notSent(fatal))
+		res.Status, res.Err = StatusPending, notSent(fatal)
+		if certainlyNot {
+			res.Status = StatusNotSent
+		}
+		r.finish(res, start)
 		return
 	}
-	var fw *FloodWaitError
-	if res.Attempts == 0 || errors.As(lastErr, &fw) {
+	if certainlyNot {
 		// Never sent, or refused with a flood wait: certainly not
 		// delivered, just not done.
 		r.mu.Lock()
@@ -532,7 +542,9 @@ func (r *run) finish(res Result, start time.Time) {
 		r.sum.Failed++
 	case StatusPending:
 		r.sum.Pending++
-		r.sum.Interrupted = true
+		r.sum.Interrupted = r.sum.Interrupted || r.fatalErr() == nil
+	case StatusNotSent:
+		r.sum.NotStarted++
 	}
 	if r.onResult != nil {
 		r.onResult(res)
