@@ -649,8 +649,8 @@ func TestRunFatalStops(t *testing.T) {
 	}
 	for _, key := range []string{"@carol", "@dave1"} {
 		res, ok := byR[key]
-		if !ok || res.Status != fanout.StatusFailed || !errors.Is(res.Err, fanout.ErrNotSent) || !errors.Is(res.Err, spam) {
-			t.Fatalf("%s: result %+v (reported %v), want failed with ErrNotSent", key, res, ok)
+		if !ok || res.Status != fanout.StatusNotSent || !errors.Is(res.Err, fanout.ErrNotSent) || !errors.Is(res.Err, spam) {
+			t.Fatalf("%s: result %+v (reported %v), want not sent with ErrNotSent", key, res, ok)
 		}
 	}
 	if s := loadState(t, st, b.ID); s != store.StateStopped {
