@@ -362,12 +362,8 @@ func editDistance(a, b string) int {
 
 // flagBool reads a bool flag given before or after the command name.
 func flagBool(c *cli.Context, name string) bool {
-	for _, cc := range c.Lineage() {
-		if cc.Command != nil || cc.App != nil {
-			if cc.IsSet(name) {
-				return cc.Bool(name)
-			}
-		}
+	if cc := setAt(c, name); cc != nil {
+		return cc.Bool(name)
 	}
 	return false
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"strings"
 )
 
 // maxInput bounds every input the tool reads whole: a message from stdin or
@@ -49,11 +50,21 @@ func readInput(ctx context.Context, name string, open func() (io.ReadCloser, err
 	}
 }
 
+// openStdin opens stdin for readInput; a missing stdin reads as empty.
+func openStdin(ios *streams) func() (io.ReadCloser, error) {
+	return func() (io.ReadCloser, error) {
+		if ios.in == nil {
+			return io.NopCloser(strings.NewReader("")), nil
+		}
+		return io.NopCloser(ios.in), nil
+	}
+}
+
 // readFile reads a named input file ("message file", "recipients"); "-"
 // is stdin.
 func readFile(ctx context.Context, ios *streams, what, path string) ([]byte, error) {
 	if path == "-" {
-		return readInput(ctx, "stdin", func() (io.ReadCloser, error) { return io.NopCloser(ios.in), nil })
+		return readInput(ctx, "stdin", openStdin(ios))
 	}
 	b, err := readInput(ctx, what+" "+path, func() (io.ReadCloser, error) { return os.Open(path) })
 	if err != nil && ctx.Err() == nil {
@@ -70,12 +81,9 @@ func readFile(ctx context.Context, ios *streams, what, path string) ([]byte, err
 	return b, err
 }
 
-// readStdin reads all of stdin; a missing stdin reads as empty.
+// readStdin reads the message from stdin.
 func readStdin(ctx context.Context, ios *streams) ([]byte, error) {
-	if ios.in == nil {
-		return nil, nil
-	}
-	b, err := readInput(ctx, "stdin", func() (io.ReadCloser, error) { return io.NopCloser(ios.in), nil })
+	b, err := readInput(ctx, "stdin", openStdin(ios))
 	if err != nil && ctx.Err() == nil {
 		if _, ok := err.(*usageError); ok {
 			return nil, usagef("", "the message on stdin is over the %d MiB input limit", maxInput>>20)

@@ -87,9 +87,14 @@ func envOf(name string) string {
 }
 
 // context is the level of the command line that set the flag, or nil.
-func (s settings) context(name string) *cli.Context {
-	for _, cc := range s.c.Lineage() {
-		if cc.IsSet(name) {
+func (s settings) context(name string) *cli.Context { return setAt(s.c, name) }
+
+// setAt is the level of the command line (the command, or the app before
+// it) where flag name was given, or nil: urfave/cli does not pass a global
+// flag down to the command.
+func setAt(c *cli.Context, name string) *cli.Context {
+	for _, cc := range c.Lineage() {
+		if (cc.Command != nil || cc.App != nil) && cc.IsSet(name) {
 			return cc
 		}
 	}
