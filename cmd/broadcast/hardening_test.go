@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"os"
@@ -174,31 +175,35 @@ func TestLoosePermissionsRefused(t *testing.T) {
 // --timeout, exit 1, one clear line.
 func TestBadServers(t *testing.T) {
 	behaviours := map[string]func(net.Conn){
-		"stalls":   func(c net.Conn) { time.Sleep(30 * time.Second); c.Close() },
+		// Stalling is reading without answering until the test ends and
+		// the server closes the connection.
+		"stalls":   func(c net.Conn) { io.Copy(io.Discard, c) },
 		"hangs up": func(c net.Conn) { buf := make([]byte, 64); c.Read(buf); c.Close() },
 		"garbage": func(c net.Conn) {
 			junk := make([]byte, 4096)
 			rand.Read(junk)
 			c.Write(junk)
-			time.Sleep(30 * time.Second)
-			c.Close()
+			io.Copy(io.Discard, c)
 		},
 	}
 	for name, serve := range behaviours {
 		t.Run(name, func(t *testing.T) {
-			var l loopback
-			l.listen(t, serve)
+			l, err := sandbox.StartRaw(serve)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { l.Close() })
 			// A sandbox lends its key and state dir, then goes: the server
 			// is l, named on the command line, with no config.
 			e := startE2E(t, sandbox.Options{Users: 1})
 			e.srv.Close()
 			e.env = append(e.env, "BROADCAST_CONFIG=")
-			c := e.cmd("--timeout", "2s", "--server", l.addr(), "--server-key", filepath.Join(e.dir, "server.pem"),
+			c := e.cmd("--timeout", "2s", "--server", l.Addr(), "--server-key", filepath.Join(e.dir, "server.pem"),
 				"--api-id", fmt.Sprint(sandbox.AppID), "--api-hash", sandbox.AppHash, "login", "--bot-token", sandbox.BotToken)
 			var stdout, stderr bytes.Buffer
 			c.Stdout, c.Stderr = &stdout, &stderr
 			start := time.Now()
-			err := c.Run()
+			err = c.Run()
 			took := time.Since(start)
 			x, ok := err.(*exec.ExitError)
 			if !ok || x.ExitCode() != 1 {
@@ -217,7 +222,7 @@ func TestBadServers(t *testing.T) {
 					errLines++
 				}
 			}
-			if errLines != 1 || !strings.Contains(stderr.String(), "could not connect to "+l.addr()+" within 2s") || stdout.Len() != 0 {
+			if errLines != 1 || !strings.Contains(stderr.String(), "could not connect to "+l.Addr()+" within 2s") || stdout.Len() != 0 {
 				t.Errorf("want one clear error line:\n%s", stderr.String())
 			}
 		})

@@ -5,61 +5,11 @@ import (
 	"fmt"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/broadcast-cli/broadcast/internal/sandbox"
 )
-
-// loopback is a TCP server for tests on 127.0.0.1: it hands every
-// connection to a serve function, and when the test ends it closes its
-// listener and every connection it tracked.
-type loopback struct {
-	ln net.Listener
-
-	mu    sync.Mutex
-	conns []net.Conn
-}
-
-// listen starts serving; serve runs in a goroutine per connection.
-func (l *loopback) listen(t *testing.T, serve func(net.Conn)) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l.ln = ln
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			l.track(c)
-			go serve(c)
-		}
-	}()
-	t.Cleanup(l.close)
-}
-
-func (l *loopback) addr() string { return l.ln.Addr().String() }
-
-// track has c closed with the server.
-func (l *loopback) track(c net.Conn) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.conns = append(l.conns, c)
-}
-
-func (l *loopback) close() {
-	l.ln.Close()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, c := range l.conns {
-		c.Close()
-	}
-}
 
 // startSOCKS5 starts the sandbox's SOCKS5 proxy (RFC 1928/1929, 127.0.0.1
 // only) for the length of the test.

@@ -1,9 +1,9 @@
 package sandbox
 
-// proxy.go holds the proxy test doubles that stand between a client and the
-// sandbox: a SOCKS5 proxy (RFC 1928, with RFC 1929 username/password
-// authentication) and an MTProxy (obfuscated2). Both listen on 127.0.0.1
-// only, count what they carried, and close every connection on Close.
+// proxy.go holds the network test doubles around the sandbox: a SOCKS5 proxy
+// (RFC 1928, with RFC 1929 username/password authentication), an MTProxy
+// (obfuscated2) and a bare server that is not one (Raw). All listen on
+// 127.0.0.1 only and close every connection on Close.
 
 import (
 	"encoding/binary"
@@ -18,7 +18,7 @@ import (
 	"github.com/gotd/td/mtproxy/obfuscated2"
 )
 
-// proxyListener is the TCP side both proxies share: it accepts on
+// proxyListener is the TCP side both proxies and Raw share: it accepts on
 // 127.0.0.1, hands every connection to serve on a goroutine of its own, and
 // on close stops accepting, closes every connection it tracks (accepted and
 // dialled upstream) and waits for its goroutines.
@@ -96,6 +96,28 @@ func (l *proxyListener) close() error {
 	l.wg.Wait()
 	return err
 }
+
+// Raw is a bare TCP server on 127.0.0.1 for tests of what a client does
+// with a server that is not one: it stalls, hangs up, answers garbage. It
+// hands every connection to serve on a goroutine of its own; Close closes
+// them all and waits for serve to return, so serve must end when its
+// connection is closed.
+type Raw struct{ l proxyListener }
+
+// StartRaw starts a Raw server.
+func StartRaw(serve func(net.Conn)) (*Raw, error) {
+	r := &Raw{}
+	if err := r.l.start(serve); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Addr is the server's address, 127.0.0.1:port.
+func (r *Raw) Addr() string { return r.l.addr() }
+
+// Close stops accepting, closes every connection and waits for serve.
+func (r *Raw) Close() error { return r.l.close() }
 
 // pipe copies both ways until either side closes, then closes both and
 // waits for the other copy to end.
