@@ -102,22 +102,38 @@ func TestServerKeyChangedStopsAtOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := launchSandbox(t, sandbox.Options{Users: n, Addr: addr, Key: other})
-	if err != nil {
-		t.Skipf("cannot listen on %s again: %v", addr, err)
-	}
-	start := time.Now()
-	code, _ := wait()
-	t.Logf("output:\n%s", tail(out.String()))
-	if code != 1 || !strings.Contains(out.String(), "RSA key") {
-		t.Fatalf("exit %d after %s:\n%s", code, time.Since(start), tail(out.String()))
-	}
-	if took := time.Since(start); took > 20*time.Second {
-		t.Errorf("took %s to stop", took)
-	}
+	srv := replaceServer(t, sandbox.Options{Users: n, Addr: addr, Key: other})
+	stopsAtOnce(t, out, wait, 1, "RSA key")
 	if got := srv.Delivered(); got != 0 {
 		t.Fatalf("the other server got %d messages", got)
 	}
+}
+
+// replaceServer starts a server where the test's sandbox was; a port taken
+// meanwhile skips the test.
+func replaceServer(t *testing.T, opts sandbox.Options) *sandbox.Server {
+	t.Helper()
+	srv, err := launchSandbox(t, opts)
+	if err != nil {
+		t.Skipf("cannot listen on %s again: %v", opts.Addr, err)
+	}
+	return srv
+}
+
+// stopsAtOnce waits for a run that no wait can help: it must exit with code,
+// say want, and not sit out the reconnect wait.
+func stopsAtOnce(t *testing.T, out *bytes.Buffer, wait func() (int, time.Duration), code int, want string) {
+	t.Helper()
+	start := time.Now()
+	got, _ := wait()
+	took := time.Since(start)
+	if got != code || !strings.Contains(out.String(), want) {
+		t.Fatalf("exit %d after %s:\n%s", got, took, tail(out.String()))
+	}
+	if took > 20*time.Second {
+		t.Errorf("took %s to stop", took)
+	}
+	t.Logf("stopped %s after the change of server:\n%s", took.Round(10*time.Millisecond), tail(out.String()))
 }
 
 // The server restarts with the same key but has forgotten every session
@@ -129,21 +145,10 @@ func TestForgottenSessionStopsAtOnce(t *testing.T) {
 	out, wait := e.startSend(t, n, 5, "forgotten")
 	addr := e.srv.Addr()
 	e.srv.Close()
-	srv, err := launchSandbox(t, sandbox.Options{Users: n, Addr: addr})
-	if err != nil {
-		t.Skipf("cannot listen on %s again: %v", addr, err)
-	}
-	start := time.Now()
-	code, _ := wait()
-	if code != 4 || !strings.Contains(out.String(), "broadcast login") {
-		t.Fatalf("exit %d after %s:\n%s", code, time.Since(start), tail(out.String()))
-	}
-	if took := time.Since(start); took > 20*time.Second {
-		t.Errorf("took %s to stop", took)
-	}
+	srv := replaceServer(t, sandbox.Options{Users: n, Addr: addr})
+	stopsAtOnce(t, out, wait, 4, "broadcast login")
 	if got := srv.Delivered(); got != 0 {
 		t.Fatalf("the restarted server took %d messages from a dead session", got)
 	}
-	t.Logf("stopped %s after the restart:\n%s", time.Since(start).Round(10*time.Millisecond), tail(out.String()))
 	e.noRunningBroadcast(t)
 }
