@@ -237,13 +237,13 @@ func checkNotACommand(c *cli.Context) error {
 		return nil
 	}
 	hint := fmt.Sprintf("to send one word, use: broadcast send %s", word)
-	best, bestDist := "", 3
+	var names []string
 	for _, cmd := range c.App.Commands {
-		if d := editDistance(strings.ToLower(word), cmd.Name); d < bestDist && !cmd.Hidden {
-			best, bestDist = cmd.Name, d
+		if !cmd.Hidden {
+			names = append(names, cmd.Name)
 		}
 	}
-	if best != "" {
+	if best := nearest(strings.ToLower(word), names); best != "" {
 		return usagef(hint, "unknown command %q; did you mean %q?", word, best)
 	}
 	return usagef(hint+"\n`broadcast --help` lists the commands", "%q is not a command, and a single word is not sent without `send`", word)
@@ -274,15 +274,15 @@ func flagUsageError(c *cli.Context, err error) error {
 	if len(flags) == 0 {
 		flags = c.App.Flags
 	}
-	best, bestDist := "", 3
+	var names []string
 	for _, f := range flags {
 		for _, n := range f.Names() {
-			if d := editDistance(name, n); d < bestDist && len(n) > 1 {
-				best, bestDist = n, d
+			if len(n) > 1 { // -q, -v are not what a typo of --quiet meant
+				names = append(names, n)
 			}
 		}
 	}
-	if best != "" {
+	if best := nearest(name, names); best != "" {
 		hint = fmt.Sprintf("did you mean --%s? %s", best, hint)
 	}
 	return usagef(hint, "unknown flag --%s", name)
@@ -338,6 +338,18 @@ func bareWord(s string) bool {
 		}
 	}
 	return true
+}
+
+// nearest is the candidate within two edits of word, the closest first
+// found, or "": the "did you mean" of commands and flags.
+func nearest(word string, candidates []string) string {
+	best, bestDist := "", 3
+	for _, c := range candidates {
+		if d := editDistance(word, c); d < bestDist {
+			best, bestDist = c, d
+		}
+	}
+	return best
 }
 
 func editDistance(a, b string) int {
