@@ -157,6 +157,8 @@ func commands(ios *streams) []*cli.Command {
 		listsCommand(ios),
 		historyCommand(ios),
 		resumeCommand(ios),
+		retractCommand(ios),
+		editCommand(ios),
 		sessionCommand(ios),
 		sandboxCommand(ios),
 		demoCommand(ios),

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/broadcast-cli/broadcast/internal/delivery"
 	"github.com/broadcast-cli/broadcast/internal/fanout"
 	"github.com/broadcast-cli/broadcast/internal/telegram"
 )
@@ -25,6 +26,46 @@ type reporter struct {
 	// lastWait is the flood wait last announced: sends already in flight
 	// when the gate closed bring the same wait again, which is not news.
 	lastWait fanout.WaitEvent
+	// verbs are the words of this kind of run; the zero value is send's.
+	verbs *verbs
+}
+
+// verbs are the words a report uses for one kind of run: what a recipient
+// done now, done before or never reached is called.
+type verbs struct {
+	done    string // sent, retracted, edited
+	notDone string // not_sent, not_retracted, not_edited
+	// skipped says why a recipient needed nothing (%d: the message id).
+	skipped string
+	pending string
+}
+
+var (
+	sendVerbs = verbs{done: "sent", notDone: "not_sent", skipped: "already sent as message %d",
+		pending: "outcome unknown, the run stopped while this send was on the wire"}
+	retractVerbs = &verbs{done: "retracted", notDone: "not_retracted", skipped: "already retracted (message %d)",
+		pending: "outcome unknown, the run stopped while the call was on the wire; run the same command again"}
+	editVerbs = &verbs{done: "edited", notDone: "not_edited", skipped: "already has this text (message %d)",
+		pending: "outcome unknown, the run stopped while the edit was on the wire; run the same command again"}
+)
+
+// words are r's verbs.
+func (r *reporter) words() *verbs {
+	if r.verbs == nil {
+		return &sendVerbs
+	}
+	return r.verbs
+}
+
+// status is how a report names a fanout status in this kind of run.
+func (v *verbs) status(st fanout.Status) string {
+	switch st {
+	case fanout.StatusSent:
+		return v.done
+	case fanout.StatusNotSent:
+		return v.notDone
+	}
+	return string(st)
 }
 
 // progressMin is the smallest broadcast that gets a progress bar: shorter
@@ -85,7 +126,7 @@ func (r *reporter) result(res fanout.Result) {
 	line := resultLine{
 		Recipient:  res.Target.Recipient,
 		PeerID:     res.Receipt.PeerID,
-		Status:     string(res.Status),
+		Status:     r.words().status(res.Status),
 		MessageID:  res.Receipt.MessageID,
 		Attempts:   res.Attempts,
 		DurationMS: res.Duration.Milliseconds(),
@@ -109,19 +150,24 @@ func (r *reporter) result(res fanout.Result) {
 		}
 		out = r.g.io.err
 	}
+	v := r.words()
 	switch res.Status {
 	case fanout.StatusSent:
 		if !r.schedule.IsZero() {
 			fmt.Fprintf(out, "scheduled %s for %s (message %d)\n", line.Recipient, r.schedule.Local().Format("2006-01-02 15:04"), line.MessageID)
 			return
 		}
+		if v.done != "sent" {
+			fmt.Fprintf(out, "%-8s %s (message %d)\n", v.done, line.Recipient, line.MessageID)
+			return
+		}
 		fmt.Fprintf(out, "sent     %s (message %d, %s)\n", line.Recipient, line.MessageID, roundMS(res.Duration))
 	case fanout.StatusSkipped:
-		fmt.Fprintf(out, "skipped  %s (already sent as message %d)\n", line.Recipient, line.MessageID)
+		fmt.Fprintf(out, "skipped  %s (%s)\n", line.Recipient, fmt.Sprintf(v.skipped, line.MessageID))
 	case fanout.StatusPending:
-		fmt.Fprintf(out, "pending  %s: outcome unknown, the run stopped while this send was on the wire\n", line.Recipient)
+		fmt.Fprintf(out, "pending  %s: %s\n", line.Recipient, v.pending)
 	case fanout.StatusNotSent:
-		fmt.Fprintf(out, "not sent %s: %s\n", line.Recipient, line.Detail)
+		fmt.Fprintf(out, "%s %s: %s\n", strings.ReplaceAll(v.notDone, "_", " "), line.Recipient, line.Detail)
 	default:
 		detail := line.Error
 		if line.Detail != "" {
@@ -156,16 +202,25 @@ func (r *reporter) summary(id string, s fanout.Summary) {
 	if s.Stopped != nil {
 		line.Stopped = s.Stopped.Error()
 	}
+	v := r.words()
+	if r.g.json && v.done != "sent" {
+		_ = writeJSON(r.g.io.out, map[string]any{"summary": map[string]any{
+			"broadcast_id": id, "total": s.Total, v.done: s.Sent, "failed": s.Failed, "skipped": s.Skipped,
+			"pending": s.Pending, v.notDone: s.NotStarted, "duration_ms": line.DurationMS,
+			"stopped": line.Stopped, "interrupted": s.Interrupted,
+		}})
+		return
+	}
 	if r.g.json {
 		_ = writeJSON(r.g.io.out, map[string]summaryLine{"summary": line})
 		return
 	}
-	text := fmt.Sprintf("%d recipients: %d sent, %d failed, %d skipped", s.Total, s.Sent, s.Failed, s.Skipped)
+	text := fmt.Sprintf("%d recipients: %d %s, %d failed, %d skipped", s.Total, s.Sent, v.done, s.Failed, s.Skipped)
 	if s.Pending > 0 {
 		text += fmt.Sprintf(", %d pending", s.Pending)
 	}
 	if s.NotStarted > 0 {
-		text += fmt.Sprintf(", %d not sent", s.NotStarted)
+		text += fmt.Sprintf(", %d %s", s.NotStarted, strings.ReplaceAll(v.notDone, "_", " "))
 	}
 	text = fmt.Sprintf("%s in %s\n", text, roundMS(s.Duration))
 	fmt.Fprint(r.g.io.out, text)
@@ -187,7 +242,14 @@ func errorCode(err error) (string, string) {
 	var rpc *telegram.RPCError
 	var flood *fanout.FloodWaitError
 	var tooLong *fanout.FloodWaitTooLongError
+	var late *delivery.TooLateError
 	switch {
+	case errors.As(err, &late):
+		return late.Code, late.Detail()
+	case errors.Is(err, delivery.ErrUnknownMessageID):
+		return "MESSAGE_ID_UNKNOWN", err.Error()
+	case errors.Is(err, delivery.ErrPeerForgotten):
+		return "PEER_UNKNOWN", err.Error()
 	case errors.Is(err, fanout.ErrNotSent):
 		return "NOT_SENT", err.Error()
 	case errors.Is(err, fanout.ErrInterrupted):

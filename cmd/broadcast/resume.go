@@ -110,7 +110,7 @@ func findResumable(g *globals, id string) (store.Broadcast, error) {
 		return store.Broadcast{}, err
 	}
 	for _, b := range bs {
-		if b.State != store.StateFinished {
+		if b.State != store.StateFinished && b.RetractedAt.IsZero() {
 			return b, nil
 		}
 	}

@@ -21,7 +21,8 @@ func sandboxCommand(ios *streams) *cli.Command {
 		Usage: "run a local Telegram-compatible test server",
 		Description: `Runs in the foreground until Ctrl-C. Writes DIR/server.pem (its public key),
 DIR/config.yaml (a config that points broadcast at it, with a default list of
-three friends) and DIR/inbox.jsonl (every message delivered, one JSON a line).
+three friends) and DIR/inbox.jsonl (every message delivered, one JSON a line;
+a later deletion or edit adds a line with "event":"deleted" or "edited").
 DIR also keeps its key, address, accounts and logins (server.key,
 sandbox.json): run it again on the same --dir and logins made against it still
 work. An --addr with a port other than 0 moves it.
@@ -29,7 +30,8 @@ work. An --addr with a port other than 0 moves it.
 Examples:
   broadcast sandbox --dir /tmp/sb
   broadcast sandbox --dir /tmp/sb --users 500 --latency 50ms --send-rate 50
-  broadcast sandbox --dir /tmp/sb --drop 0.2 --ack-before-drop --blocked 2`,
+  broadcast sandbox --dir /tmp/sb --drop 0.2 --ack-before-drop --blocked 2
+  broadcast sandbox --dir /tmp/sb --read-after 30s --never-read 3 --edit-limit 1h`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:0", Usage: "address to listen on"},
 			&cli.IntFlag{Name: "users", Value: 10, Usage: "number of friends (friend1 … friendN)"},
@@ -41,6 +43,10 @@ Examples:
 			&cli.Float64Flag{Name: "drop", Usage: "probability that a send's answer is lost (connection dropped after applying it)"},
 			&cli.BoolFlag{Name: "ack-before-drop", Usage: "acknowledge a send before losing its answer, so the client cannot resend it by itself"},
 			&cli.StringFlag{Name: "blocked", Usage: "friend numbers who blocked the account, e.g. 2,5"},
+			&cli.DurationFlag{Name: "edit-limit", Usage: "how long after sending a message can be edited (0: Telegram's, 48h for users and none for bots)"},
+			&cli.DurationFlag{Name: "revoke-limit", Usage: "how long after sending a message can be deleted for everyone (0: Telegram's, none for users and 48h for bots)"},
+			&cli.DurationFlag{Name: "read-after", Usage: "how long friends take to read a message (0: they never read)"},
+			&cli.StringFlag{Name: "never-read", Usage: "friend numbers who never read their messages, e.g. 2,5"},
 		},
 		Action: func(c *cli.Context) error {
 			g := &globals{io: ios, json: flagBool(c, "json"), quiet: flagBool(c, "quiet"), verbose: flagBool(c, "verbose")}
@@ -66,6 +72,15 @@ func sandboxOptionsFrom(c *cli.Context) (sandboxOptions, error) {
 	if err != nil {
 		return sandboxOptions{}, usagef("e.g. --blocked 2,5", "--blocked: %v", err)
 	}
+	neverRead, err := parseInts(c.String("never-read"))
+	if err != nil {
+		return sandboxOptions{}, usagef("e.g. --never-read 2,5", "--never-read: %v", err)
+	}
+	for _, name := range []string{"edit-limit", "revoke-limit", "read-after"} {
+		if d := c.Duration(name); d < 0 {
+			return sandboxOptions{}, usagef("", "--%s must not be negative, got %v", name, d)
+		}
+	}
 	if p := c.Float64("drop"); p < 0 || p > 1 {
 		return sandboxOptions{}, usagef("", "--drop must be a probability between 0 and 1, got %v", p)
 	}
@@ -82,6 +97,10 @@ func sandboxOptionsFrom(c *cli.Context) (sandboxOptions, error) {
 		DropAnswer:    c.Float64("drop"),
 		AckBeforeDrop: c.Bool("ack-before-drop"),
 		Blocked:       blocked,
+		EditLimit:     c.Duration("edit-limit"),
+		RevokeLimit:   c.Duration("revoke-limit"),
+		ReadAfter:     c.Duration("read-after"),
+		NeverRead:     neverRead,
 	}}, nil
 }
 
@@ -153,8 +172,8 @@ Ctrl-C stops the server.
 		return err
 	}
 	if !g.quiet {
-		fmt.Fprintf(g.io.err, "sandbox: stopped; %d messages delivered, %d bytes uploaded, %d flood waits, %d answers dropped\n",
-			stats.Delivered, stats.UploadedBytes, stats.FloodWaits, stats.DroppedAnswers)
+		fmt.Fprintf(g.io.err, "sandbox: stopped; %d messages delivered, %d bytes uploaded, %d flood waits, %d answers dropped, %d deleted, %d edited\n",
+			stats.Delivered, stats.UploadedBytes, stats.FloodWaits, stats.DroppedAnswers, stats.Deleted, stats.Edited)
 	}
 	// Stopping on Ctrl-C is this command's normal end.
 	return nil

@@ -237,14 +237,32 @@ func extraArgs(c *cli.Context) error {
 	if c.Command != nil && c.Command.Name != "" && c.Command.Name != c.App.Name {
 		prog += " " + c.Command.Name
 	}
-	for _, a := range args[1:] {
-		if strings.HasPrefix(a, "-") && a != "-" {
-			return usagef(fmt.Sprintf("put flags before the message: %s %s %q", prog, strings.Join(args[1:], " "), args[0]),
-				"%s after the message is taken as another argument, not a flag", a)
-		}
+	if err := flagAfterArgs(c, "the message"); err != nil {
+		return err
 	}
 	return usagef(fmt.Sprintf("quote the message as one argument: %s %q", prog, strings.Join(args, " ")),
 		"expected one MESSAGE argument, got %d", len(args))
+}
+
+// flagAfterArgs explains a flag written after the arguments (what: "the
+// message"), which urfave/cli takes as one more argument.
+func flagAfterArgs(c *cli.Context, what string) error {
+	args := c.Args().Slice()
+	prog := "broadcast"
+	if c.Command != nil && c.Command.Name != "" && c.Command.Name != c.App.Name {
+		prog += " " + c.Command.Name
+	}
+	for i, a := range args {
+		if i > 0 && strings.HasPrefix(a, "-") && a != "-" {
+			var quoted []string
+			for _, w := range args[:i] {
+				quoted = append(quoted, fmt.Sprintf("%q", w))
+			}
+			return usagef(fmt.Sprintf("put flags before %s: %s %s %s", what, prog, strings.Join(args[i:], " "), strings.Join(quoted, " ")),
+				"%s after %s is taken as another argument, not a flag", a, what)
+		}
+	}
+	return nil
 }
 
 // waitFlag is --wait or --wait=DURATION. IsBoolFlag lets the flag package
@@ -642,13 +660,25 @@ func checkCached(st *store.Store, rs []recipient.Recipient) ([]string, error) {
 // delivery.Begin decides for a send.
 func begin(g *globals, st *store.Store, acct store.Account, o sendOptions, spec delivery.Spec, keys []string, resume *store.Broadcast) (delivery.Plan, error) {
 	if resume != nil {
-		return delivery.Plan{Broadcast: *resume, Resumed: true}, st.SetState(resume.ID, store.StateRunning)
+		// Read again under this run's lock: a retract may have come since.
+		b, err := st.LoadBroadcast(resume.ID)
+		if err != nil {
+			return delivery.Plan{}, err
+		}
+		if !b.RetractedAt.IsZero() {
+			return delivery.Plan{}, usagef("send it as a new broadcast if it should still go out", "%v: it cannot be resumed", &delivery.RetractedError{ID: b.ID, At: b.RetractedAt})
+		}
+		return delivery.Plan{Broadcast: b, Resumed: true}, st.SetState(b.ID, store.StateRunning)
 	}
 	plan, err := delivery.Begin(st, acct.ID, spec, keys, delivery.BeginOptions{
 		ID: o.id, New: o.fresh, ResendAfter: o.resendAfter, Now: g.io.now(),
 	})
-	if errors.Is(err, delivery.ErrSpecMismatch) {
+	var retracted *delivery.RetractedError
+	switch {
+	case errors.Is(err, delivery.ErrSpecMismatch):
 		return plan, usagef("choose another --id", "%v", err)
+	case errors.As(err, &retracted):
+		return plan, usagef("to send it again as a new broadcast, add --new", "%v: the same command does not send its rest", err)
 	}
 	return plan, err
 }

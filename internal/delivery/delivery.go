@@ -132,6 +132,17 @@ type Plan struct {
 // ErrSpecMismatch: --id names a broadcast that sends something else.
 var ErrSpecMismatch = errors.New("a broadcast with this id sends a different message or to different recipients")
 
+// RetractedError: the broadcast a run would resume or re-enter was
+// retracted; sending its rest would contradict that.
+type RetractedError struct {
+	ID string
+	At time.Time
+}
+
+func (e *RetractedError) Error() string {
+	return fmt.Sprintf("broadcast %s was retracted at %s", e.ID, e.At.Local().Format("2006-01-02 15:04"))
+}
+
 // Begin decides whether this run resumes an unfinished broadcast or starts a
 // new one, and records it in the journal as running.
 func Begin(st *store.Store, accountID int64, spec Spec, keys []string, o BeginOptions) (Plan, error) {
@@ -190,6 +201,9 @@ func Begin(st *store.Store, accountID int64, spec Spec, keys []string, o BeginOp
 			plan.Broadcast = fresh
 		}
 	}
+	if plan.Resumed && !plan.Broadcast.RetractedAt.IsZero() {
+		return Plan{}, &RetractedError{ID: plan.Broadcast.ID, At: plan.Broadcast.RetractedAt}
+	}
 	plan.Broadcast.State = store.StateRunning
 	if err := st.SaveBroadcast(plan.Broadcast); err != nil {
 		return Plan{}, err
@@ -202,8 +216,9 @@ type Messenger interface {
 	// Resolve finds the peer for a recipient (from the cache when it can).
 	Resolve(ctx context.Context, r recipient.Recipient) (store.Peer, error)
 	// Send delivers the broadcast's message to p with the given random_id
-	// base and returns the message id. Its errors are classified for fanout.
-	Send(ctx context.Context, r recipient.Recipient, p store.Peer, randomID func(part int) int64) (int, error)
+	// base and returns	// the ids of its messages (one per part). Its errors are classified for
+	// fanout.
+	Send(ctx context.Context, r recipient.Recipient, p store.Peer, randomID func(part int) int64) ([]int, error)
 }
 
 // Run sends the broadcast to every recipient through the fan-out engine,
@@ -323,7 +338,7 @@ func (s *sender) Send(ctx context.Context, t fanout.Target) (fanout.Receipt, err
 	// on.
 	pending := make(chan error, 1)
 	go func() { pending <- s.st.MarkPending(s.bid, store.Entry{Recipient: r.Input, PeerID: p.ID}) }()
-	id, err := s.m.Send(ctx, r, p, func(part int) int64 { return RandomID(s.bid, p.ID, part) })
+	ids, err := s.m.Send(ctx, r, p, func(part int) int64 { return RandomID(s.bid, p.ID, part) })
 	if perr := <-pending; perr != nil {
 		return fanout.Receipt{PeerID: p.ID}, fanout.Fatal(fmt.Errorf("write journal: %w", perr))
 	}
@@ -331,10 +346,14 @@ func (s *sender) Send(ctx context.Context, t fanout.Target) (fanout.Receipt, err
 		return fanout.Receipt{PeerID: p.ID}, err
 	}
 	// Recorded before this worker takes its next recipient.
-	if err := s.st.MarkSent(s.bid, p.ID, id); err != nil {
+	if err := s.st.MarkSent(s.bid, p.ID, ids...); err != nil {
 		return fanout.Receipt{}, fanout.Fatal(fmt.Errorf("write journal: %w", err))
 	}
-	return fanout.Receipt{PeerID: p.ID, MessageID: id}, nil
+	first := 0
+	if len(ids) > 0 {
+		first = ids[0]
+	}
+	return fanout.Receipt{PeerID: p.ID, MessageID: first}, nil
 }
 
 func (s *sender) claim(peer int64, idx int) bool {

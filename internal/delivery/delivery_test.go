@@ -334,7 +334,7 @@ func (f *fakeMessenger) Resolve(ctx context.Context, r recipient.Recipient) (sto
 	return store.Peer{Kind: store.KindUser, ID: id, AccessHash: id * 10}, nil
 }
 
-func (f *fakeMessenger) Send(ctx context.Context, r recipient.Recipient, p store.Peer, randomID func(part int) int64) (int, error) {
+func (f *fakeMessenger) Send(ctx context.Context, r recipient.Recipient, p store.Peer, randomID func(part int) int64) ([]int, error) {
 	f.mu.Lock()
 	if f.sends == nil {
 		f.sends = map[int64]int{}
@@ -346,10 +346,10 @@ func (f *fakeMessenger) Send(ctx context.Context, r recipient.Recipient, p store
 	f.mu.Unlock()
 	if f.fail != nil {
 		if err := f.fail(p.ID, n); err != nil {
-			return 0, err
+			return nil, err
 		}
 	}
-	return msgID(p.ID), nil
+	return []int{msgID(p.ID)}, nil
 }
 
 func (f *fakeMessenger) sendCount(peer int64) int {

@@ -5,12 +5,15 @@
 // with the real key exchange and encryption, given its address, DC id and RSA
 // public key. On top of tgtest it keeps a small world: N friends (friend1 …
 // friendN), accounts that log in by phone (code 22222, optional 2FA) or bot
-// token, and an inbox per user that records every delivered message.
+// token, and an inbox per user that records every delivered message as its
+// sender last left it (deleted or edited).
 //
 // Fault knobs (latency, a per-account send rate answered with FLOOD_WAIT, a
 // resolveUsername budget, lost answers with or without an acknowledgement,
-// users who blocked the account) exist so the tool's own retries, flood gate
-// and journal can be tested against real protocol behaviour.
+// users who blocked the account) and behaviour knobs (edit and revoke time
+// limits, how soon recipients read) exist so the tool's own retries, flood
+// gate, journal, retractions and edits can be tested against real protocol
+// behaviour.
 //
 // It also works around tgtest's known problems (see shared/TELEGRAM.md): the
 // codec is detected per connection in a listener of its own, msgs_ack is
@@ -27,7 +30,10 @@
 //   - users.go: users.getUsers, users.getFullUser, contacts.resolveUsername and resolvePhone.
 //   - messages.go: messages.sendMessage and the checks, dedupe and delivery all sends share.
 //   - media.go: uploads, stored photos and documents, sendMedia, sendMultiMedia, uploadMedia.
-//   - help.go: help.getConfig, help.getNearestDc, updates.getState, account.updateStatus.
+//   - aftercare.go: deleteMessages and editMessage, within the limits help.getConfig announces.
+//   - dialogs.go: getPeerDialogs, with how far each recipient has read.
+//   - help.go: help.getConfig (and the per-caller edit and revoke limits), help.getNearestDc,
+//     updates.getState, account.updateStatus.
 //   - persist.go: a persistent server's files (Options.StateDir): load, save, auth keys to tgtest.
 //   - restore.go: a previous run's accounts, logins and inbox put back into the world.
 //   - listener.go: the TCP listener below tgtest (codec detection, closing connections).

@@ -110,7 +110,9 @@ func (w *world) prepare(self *User, o *outgoing, caption bool, now time.Time) (t
 func (w *world) commit(self, to *User, o *outgoing, now time.Time) int {
 	a := w.account(self.ID)
 	a.msgSeq++
+	a.pts++
 	id := a.msgSeq
+	a.out[id] = &outMsg{to: to.ID, date: now.UTC()}
 	key := sentKey{peer: to.ID, randomID: o.randomID}
 	rec := a.sent[key]
 	rec.ids = append(rec.ids, id)
@@ -191,7 +193,7 @@ func (w *world) updates(self, to *User, o *outgoing, id int, now time.Time) *tg.
 	if o.groupedID != 0 {
 		msg.GroupedID = o.groupedID
 	}
-	var upd tg.UpdateClass = &tg.UpdateNewMessage{Message: msg, Pts: id, PtsCount: 1}
+	var upd tg.UpdateClass = &tg.UpdateNewMessage{Message: msg, Pts: w.account(self.ID).pts, PtsCount: 1}
 	if o.scheduleDate != 0 {
 		msg.Date = o.scheduleDate
 		msg.FromScheduled = true

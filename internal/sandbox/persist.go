@@ -38,8 +38,13 @@ import (
 //     whenever an auth key appears, a login or logout happens, or an upload
 //     takes a new id.
 //   - InboxFile: every delivered message, one JSON Message a line, appended;
-//     read back on start to restore inboxes, message ids, random_id dedupe
-//     and sent media.
+//     and, as they happen, edits and deletions as lines with an "event":
+//     {"event":"edited", …the whole Message as it now reads, with
+//     edit_date}, {"event":"deleted","id":…,"from_id":…,"to_id":…,"to":…,
+//     "date":…} when a message left its recipient's inbox (date: when), and
+//     "deleted_for_sender" in the same shape when only the sender's copy
+//     went. Read back on start to restore inboxes, message ids (a deleted
+//     one is not reused), random_id dedupe and sent media.
 //
 // Counters, fault budgets (rates, resolve limits), pending login codes and
 // upload parts are not kept: they start afresh with every run.

@@ -341,3 +341,90 @@ func TestPersistentInboxReplay(t *testing.T) {
 		t.Errorf("friend2 after a second restart: %+v", in)
 	}
 }
+
+// Deletions and edits are in inbox.jsonl as event lines, and a restart
+// replays them: the same inboxes, deleted ids neither back nor reused.
+func TestPersistentDeletesAndEdits(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{Users: 1, StateDir: dir}
+	s := start(t, opts)
+	storage := &session.StorageMemory{}
+	botLogin(t, s, storage)
+	run(t, client(t, s, storage), func(ctx context.Context, api *tg.Client) error {
+		f1, _ := resolve(ctx, api, "friend1")
+		for i, text := range []string{"a", "b", "c"} {
+			if _, err := sendTo(ctx, api, f1, text, int64(i+1)); err != nil {
+				return err
+			}
+		}
+		if _, err := editText(ctx, api, f1, 2, "b2"); err != nil {
+			return err
+		}
+		if _, err := deleteIDs(ctx, api, true, 1); err != nil {
+			return err
+		}
+		_, err := deleteIDs(ctx, api, false, 3)
+		return err
+	})
+	b, _ := os.ReadFile(filepath.Join(dir, InboxFile))
+	for _, want := range []string{
+		`{"event":"deleted","id":1,"from_id":123456,"to_id":1001,"to":"friend1","date":"`,
+		`{"event":"deleted_for_sender","id":3,"from_id":123456,"to_id":1001,"to":"friend1","date":"`,
+		`{"event":"edited","id":2,"from_id":123456,"to_id":1001,"to":"friend1","text":"b2",`,
+		`"edit_date":"`,
+	} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("inbox.jsonl lacks %s:\n%s", want, b)
+		}
+	}
+	if n := strings.Count(string(b), "\n"); n != 6 {
+		t.Errorf("inbox.jsonl has %d lines, want 3 deliveries and 3 events:\n%s", n, b)
+	}
+
+	check := func(s *Server, wantB string) {
+		t.Helper()
+		in := s.Inbox("friend1")
+		if len(in) != 2 || in[0].ID != 2 || in[0].Text != wantB || in[0].EditDate == nil || in[1].ID != 3 || in[1].Text != "c" {
+			t.Errorf("friend1 inbox after restart: %+v", in)
+		}
+	}
+	s = restart(t, s, opts)
+	check(s, "b2")
+	run(t, client(t, s, storage), func(ctx context.Context, api *tg.Client) error {
+		f1, _ := resolve(ctx, api, "friend1")
+		for _, id := range []int{1, 3} {
+			if _, err := editText(ctx, api, f1, id, "back"); !tgerr.Is(err, "MESSAGE_ID_INVALID") {
+				return fmt.Errorf("edit deleted %d after restart: %v", id, err)
+			}
+		}
+		if n, err := deleteIDs(ctx, api, true, 1, 3); err != nil || n != 0 {
+			return fmt.Errorf("delete deleted ones after restart: %d, %v", n, err)
+		}
+		if _, err := editText(ctx, api, f1, 2, "b3"); err != nil {
+			return err
+		}
+		id, err := sendTo(ctx, api, f1, "d", 4)
+		if err != nil {
+			return err
+		}
+		if id != 4 {
+			return fmt.Errorf("new message after restart got id %d, want 4", id)
+		}
+		// The last id deleted: still not reused after another restart.
+		_, err = deleteIDs(ctx, api, true, 4)
+		return err
+	})
+	if s.Delivered() != 1 {
+		t.Errorf("delivered by the second run = %d, want 1", s.Delivered())
+	}
+	s = restart(t, s, opts)
+	check(s, "b3")
+	run(t, client(t, s, storage), func(ctx context.Context, api *tg.Client) error {
+		f1, _ := resolve(ctx, api, "friend1")
+		id, err := sendTo(ctx, api, f1, "e", 5)
+		if err == nil && id != 5 {
+			err = fmt.Errorf("new message after a deleted last one got id %d, want 5", id)
+		}
+		return err
+	})
+}

@@ -3,7 +3,7 @@ package sandbox
 // restore.go owns resuming a persistent sandbox: a previous run's accounts,
 // logins and auth keys go back into the world (restore), and its inbox log
 // is replayed into inboxes, message ids, the random_id dedupe and sent
-// media (replayInbox).
+// media, with the edits and deletions made since (replayInbox).
 
 import (
 	"bufio"
@@ -76,7 +76,9 @@ func (w *world) restore(st *savedState) (map[[8]byte]crypto.Key, []string) {
 // replayInbox reads InboxFile back: inboxes, each sender's message ids, the
 // random_id dedupe (albums under their first random_id, as sendMultiMedia
 // records them) and the media sent, so a repeat or a send by reference after
-// a restart behaves as before it.
+// a restart behaves as before it; then the edits and deletions the event
+// lines record, so inboxes read as they did and a deleted message stays
+// deleted (its id not reused). n counts the messages delivered.
 func (w *world) replayInbox(dir string) (n, bad int, err error) {
 	f, err := os.Open(filepath.Join(dir, InboxFile))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -94,19 +96,23 @@ func (w *world) replayInbox(dir string) (n, bad int, err error) {
 			return n, bad, rerr
 		}
 		if line = bytes.TrimSpace(line); len(line) > 0 {
-			var m Message
-			if json.Unmarshal(line, &m) != nil || m.ID <= 0 || m.ToID == 0 || m.FromID == 0 {
+			// Every line shape decodes into this: a delivery leaves Event
+			// empty, a deletion fills only the message's key and date.
+			var l editedLine
+			switch {
+			case json.Unmarshal(line, &l) != nil || l.ID <= 0 || l.ToID == 0 || l.FromID == 0:
 				bad++
-			} else {
-				w.replay(m, albums)
+			case l.Event == "":
+				w.replay(l.Message, albums)
 				n++
+			case !w.replayEvent(l.Event, l.Message):
+				bad++
 			}
 		}
 		if rerr != nil {
 			break
 		}
 	}
-	w.restored = n
 	return n, bad, nil
 }
 
@@ -121,6 +127,8 @@ func (w *world) replay(m Message, albums map[albumKey]sentKey) {
 	if m.ID > a.msgSeq {
 		a.msgSeq = m.ID
 	}
+	a.pts++
+	a.out[m.ID] = &outMsg{to: m.ToID, date: m.Date}
 	key := sentKey{peer: m.ToID, randomID: m.RandomID}
 	rec := a.sent[key]
 	rec.ids = append(rec.ids, m.ID)
@@ -146,4 +154,35 @@ func (w *world) replay(m Message, albums map[albumKey]sentKey) {
 			w.nextID = md.ID
 		}
 	}
+}
+
+// replayEvent applies an event line (see eventEdited) as the method that
+// wrote it did; false for an unknown event or one about a message the log
+// never delivered (its line lost to a crash).
+func (w *world) replayEvent(event string, m Message) bool {
+	a := w.account(m.FromID)
+	if m.ID > a.msgSeq {
+		a.msgSeq = m.ID // never reuse it, whatever happened to its delivery line
+	}
+	om := a.out[m.ID]
+	if om == nil || om.to != m.ToID {
+		return false
+	}
+	switch event {
+	case eventEdited:
+		old := w.find(m.ToID, m.FromID, m.ID)
+		if old == nil {
+			return false
+		}
+		*old = m
+	case eventDeleted:
+		w.removeFromInbox(m.ToID, m.FromID, m.ID)
+		om.deleted = m.Date
+	case eventDeletedForSender:
+		om.hidden = true
+	default:
+		return false
+	}
+	a.pts++
+	return true
 }

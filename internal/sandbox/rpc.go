@@ -3,8 +3,8 @@ package sandbox
 // rpc.go owns the dispatch: the method table, tgtest's message handler, the
 // per-RPC goroutine (latency, lost answers, saving state) and how answers and
 // errors go out. The methods themselves live in auth.go, users.go, help.go,
-// messages.go and media.go; each cites where its Telegram semantics come from,
-// and says so where they are a guess.
+// messages.go, media.go, aftercare.go and dialogs.go; each cites where its
+// Telegram semantics come from, and says so where they are a guess.
 
 import (
 	"errors"
@@ -66,6 +66,10 @@ var methods = map[uint32]method{
 	tg.MessagesUploadMediaRequestTypeID:    {name: "messages.uploadMedia", fn: (*Server).uploadMedia, auth: true, state: true},
 	tg.UploadSaveFilePartRequestTypeID:     {name: "upload.saveFilePart", fn: (*Server).saveFilePart, auth: true},
 	tg.UploadSaveBigFilePartRequestTypeID:  {name: "upload.saveBigFilePart", fn: (*Server).saveBigFilePart, auth: true},
+	// aftercare.go and dialogs.go
+	tg.MessagesDeleteMessagesRequestTypeID: {name: "messages.deleteMessages", fn: (*Server).deleteMessages, auth: true},
+	tg.MessagesEditMessageRequestTypeID:    {name: "messages.editMessage", fn: (*Server).editMessage, auth: true},
+	tg.MessagesGetPeerDialogsRequestTypeID: {name: "messages.getPeerDialogs", fn: (*Server).getPeerDialogs, auth: true},
 }
 
 // typeNames names methods the sandbox does not implement, for its counters.

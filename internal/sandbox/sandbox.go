@@ -66,6 +66,25 @@ type Options struct {
 	// Blocked lists friend numbers (1-based) who have blocked the account:
 	// sends to them answer USER_IS_BLOCKED.
 	Blocked []int
+	// EditLimit, when > 0, is how long after it was sent a message can be
+	// edited, for every account; 0 keeps Telegram's: 48 hours for users,
+	// none for a bot's own messages. help.getConfig announces it
+	// (edit_time_limit, whole seconds rounded up) and messages.editMessage
+	// enforces what it announced.
+	EditLimit time.Duration
+	// RevokeLimit, when > 0, is how long after it was sent a message can be
+	// deleted for both sides, for every account; 0 keeps Telegram's: none
+	// for users, 48 hours for bots. help.getConfig announces it
+	// (revoke_pm_time_limit) and messages.deleteMessages enforces it.
+	RevokeLimit time.Duration
+	// ReadAfter, when > 0, is how long a recipient takes to read a message:
+	// each has read every message it received at least ReadAfter ago, as
+	// messages.getPeerDialogs reports (read_outbox_max_id). 0: nobody ever
+	// reads.
+	ReadAfter time.Duration
+	// NeverRead lists friend numbers (1-based) who never read a message,
+	// whatever ReadAfter says.
+	NeverRead []int
 	// Seed makes fault injection repeatable; 0 picks a random seed.
 	Seed uint64
 
@@ -81,8 +100,9 @@ type Options struct {
 	StateDir string
 	// Logger receives the server's logs; none when nil.
 	Logger *slog.Logger
-	// InboxLog, when set, receives every delivered message as a JSON line
-	// (with StateDir, as well as StateDir's InboxFile).
+	// InboxLog, when set, receives every delivered message as a JSON line,
+	// and every deletion and edit as a line with an "event" field (see
+	// InboxFile; with StateDir, as well as StateDir's InboxFile).
 	InboxLog io.Writer
 }
 
@@ -150,6 +170,16 @@ func Start(opts Options) (*Server, error) {
 	for _, b := range opts.Blocked {
 		if b < 1 || b > opts.Users {
 			return nil, fmt.Errorf("blocked friend %d does not exist (friends are 1 to %d)", b, opts.Users)
+		}
+	}
+	for _, b := range opts.NeverRead {
+		if b < 1 || b > opts.Users {
+			return nil, fmt.Errorf("never-reading friend %d does not exist (friends are 1 to %d)", b, opts.Users)
+		}
+	}
+	for name, d := range map[string]time.Duration{"edit limit": opts.EditLimit, "revoke limit": opts.RevokeLimit, "read delay": opts.ReadAfter} {
+		if d < 0 {
+			return nil, fmt.Errorf("%s must not be negative, got %v", name, d)
 		}
 	}
 	log := opts.Logger
@@ -318,15 +348,26 @@ func (s *Server) Inbox(name string) []Message {
 
 // Delivered is the number of messages this server delivered, to all
 // inboxes; those a persistent server restored from a previous run are not
-// counted.
+// counted, and deleting a message does not uncount it.
 func (s *Server) Delivered() int {
 	s.world.mu.Lock()
 	defer s.world.mu.Unlock()
-	n := 0
-	for _, m := range s.world.inbox {
-		n += len(m)
-	}
-	return n - s.world.restored
+	return s.world.delivered
+}
+
+// Deleted counts messages this server deleted through
+// messages.deleteMessages, for both sides or for the sender only.
+func (s *Server) Deleted() int {
+	s.world.mu.Lock()
+	defer s.world.mu.Unlock()
+	return s.world.deleted
+}
+
+// Edited counts the edits this server made through messages.editMessage.
+func (s *Server) Edited() int {
+	s.world.mu.Lock()
+	defer s.world.mu.Unlock()
+	return s.world.edited
 }
 
 // Calls returns how many times a method (TL name, e.g.
@@ -374,6 +415,8 @@ func (s *Server) DroppedAnswers() int {
 type Stats struct {
 	Calls          map[string]int `json:"calls"`
 	Delivered      int            `json:"delivered"`
+	Deleted        int            `json:"deleted"`
+	Edited         int            `json:"edited"`
 	UploadedBytes  int64          `json:"uploaded_bytes"`
 	FloodWaits     int            `json:"flood_waits"`
 	DroppedAnswers int            `json:"dropped_answers"`
@@ -384,6 +427,8 @@ func (s *Server) Stats() Stats {
 	return Stats{
 		Calls:          s.CallCounts(),
 		Delivered:      s.Delivered(),
+		Deleted:        s.Deleted(),
+		Edited:         s.Edited(),
 		UploadedBytes:  s.UploadedBytes(),
 		FloodWaits:     s.FloodWaits(),
 		DroppedAnswers: s.DroppedAnswers(),

@@ -42,6 +42,8 @@ type Message struct {
 	NoPreview    bool       `json:"no_preview,omitempty"`
 	ScheduleDate *time.Time `json:"schedule_date,omitempty"`
 	GroupedID    int64      `json:"grouped_id,omitempty"`
+	// EditDate is when messages.editMessage last changed the message.
+	EditDate *time.Time `json:"edit_date,omitempty"`
 }
 
 // Entity is a formatting entity: Type is gotd's TL name without the
@@ -74,6 +76,7 @@ type world struct {
 	byPhone    map[string]*User
 	friends    []*User
 	blocked    map[int64]bool
+	neverRead  map[int64]bool
 	bots       map[int64]string // bot id → token secret
 
 	sessions   map[[8]byte]int64 // auth key id → logged-in user
@@ -90,26 +93,53 @@ type world struct {
 	uploadedBytes int64
 	floodWaits    int
 	dropped       int
+	delivered     int // by this run: restored messages are not counted
+	deleted       int
+	edited        int
 	nextID        int64
 	inboxLog      io.Writer
 
 	// keys holds every auth key seen, for a persistent server only (nil
 	// otherwise): tgtest keeps its own copy in memory.
 	keys map[[8]byte]crypto.Key
-	// restored counts the inbox messages read back from a previous run.
-	restored int
 }
 
-// account is per-sender state: message ids, sent random_ids, rate bucket.
+// account is per-sender state: message ids and the messages sent, sent
+// random_ids, rate bucket.
 type account struct {
-	userID   int64
-	msgSeq   int
+	userID int64
+	// msgSeq is the last message id handed out: ids only grow, so a deleted
+	// message's id is never reused. Telegram's ids grow too (history is paged
+	// by id, https://core.telegram.org/api/offsets); that it never reuses a
+	// deleted one is a guess.
+	msgSeq int
+	// out holds every message the account sent, deleted ones too, by id.
+	out map[int]*outMsg
+	// pts counts the account's message-box events (new messages, edits,
+	// deletions) for the pts the answers carry
+	// (https://core.telegram.org/api/updates#event-sequencing).
+	pts      int
 	sent     map[sentKey]sentRecord
 	tokens   float64
 	last     time.Time
 	resolves int
 	sends    int
 }
+
+// outMsg is one sent message as its sender's side knows it: the message
+// itself stays in its recipient's inbox.
+type outMsg struct {
+	to   int64
+	date time.Time
+	// deleted is when the message was deleted for both sides; zero while
+	// it exists. The date stays for read_outbox_max_id (dialogs.go).
+	deleted time.Time
+	// hidden: deleted for the sender only; the recipient keeps it.
+	hidden bool
+}
+
+// visible reports whether the sender still has the message.
+func (o *outMsg) visible() bool { return o.deleted.IsZero() && !o.hidden }
 
 type sentKey struct {
 	peer     int64
@@ -132,6 +162,7 @@ func newWorld(opts Options) (*world, error) {
 		byUsername: map[string]*User{},
 		byPhone:    map[string]*User{},
 		blocked:    map[int64]bool{},
+		neverRead:  map[int64]bool{},
 		bots:       map[int64]string{},
 		sessions:   map[[8]byte]int64{},
 		awaiting2F: map[[8]byte]int64{},
@@ -159,6 +190,9 @@ func newWorld(opts Options) (*world, error) {
 	}
 	for _, b := range opts.Blocked {
 		w.blocked[w.friends[b-1].ID] = true
+	}
+	for _, b := range opts.NeverRead {
+		w.neverRead[w.friends[b-1].ID] = true
 	}
 	if opts.Password != "" {
 		v, err := newSRPVerifier(opts.Password)
@@ -208,7 +242,7 @@ func (w *world) lookup(name string) *User {
 func (w *world) account(id int64) *account {
 	a := w.accounts[id]
 	if a == nil {
-		a = &account{userID: id, sent: map[sentKey]sentRecord{}, tokens: w.opts.SendRate}
+		a = &account{userID: id, out: map[int]*outMsg{}, sent: map[sentKey]sentRecord{}, tokens: w.opts.SendRate}
 		w.accounts[id] = a
 	}
 	return a
@@ -217,11 +251,49 @@ func (w *world) account(id int64) *account {
 // deliver appends m to its recipient's inbox and the inbox log.
 func (w *world) deliver(m Message) {
 	w.inbox[m.ToID] = append(w.inbox[m.ToID], m)
-	if w.inboxLog != nil {
-		b, err := json.Marshal(m)
-		if err == nil {
-			_, _ = w.inboxLog.Write(append(b, '\n'))
-		}
+	w.delivered++
+	w.logLine(m)
+}
+
+// The inbox log's event lines (InboxFile). A delivery is a bare Message,
+// as it always was, so readers of the old format keep working; what
+// happens to a message later is a line with an "event":
+//
+//   - eventEdited: the whole message as it now reads, edit_date set.
+//   - eventDeleted: the message left its recipient's inbox (deleted for
+//     both sides); date is when.
+//   - eventDeletedForSender: the sender deleted its own copy only; the
+//     recipient keeps the message; date is when.
+const (
+	eventEdited           = "edited"
+	eventDeleted          = "deleted"
+	eventDeletedForSender = "deleted_for_sender"
+)
+
+// editedLine is an eventEdited line.
+type editedLine struct {
+	Event string `json:"event"`
+	Message
+}
+
+// deletedLine is an eventDeleted or eventDeletedForSender line.
+type deletedLine struct {
+	Event  string    `json:"event"`
+	ID     int       `json:"id"`
+	FromID int64     `json:"from_id"`
+	ToID   int64     `json:"to_id"`
+	To     string    `json:"to"`
+	Date   time.Time `json:"date"`
+}
+
+// logLine appends one JSON line to the inbox log. Call with w.mu held, so
+// lines keep the order of the changes they record.
+func (w *world) logLine(v any) {
+	if w.inboxLog == nil {
+		return
+	}
+	if b, err := json.Marshal(v); err == nil {
+		_, _ = w.inboxLog.Write(append(b, '\n'))
 	}
 }
 

@@ -54,6 +54,23 @@ type Broadcast struct {
 	State     BroadcastState `json:"state"`
 	CreatedAt time.Time      `json:"created_at"`
 	UpdatedAt time.Time      `json:"updated_at"`
+
+	// Edit is the text the broadcast's messages are being changed to by
+	// `broadcast edit` (nil: never edited). A recipient whose entry carries
+	// its Digest has it.
+	Edit *Edit `json:"edit,omitempty"`
+	// RetractedAt is when a retract of the broadcast began (zero: never).
+	// It is set before the first message is deleted, so a crash mid-retract
+	// still keeps the broadcast from being resumed or re-sent.
+	RetractedAt time.Time `json:"retracted_at,omitzero"`
+}
+
+// Edit is the latest text `broadcast edit` gave a broadcast.
+type Edit struct {
+	Text      string    `json:"text"`
+	ParseMode string    `json:"parse_mode"`
+	Digest    string    `json:"digest"`
+	At        time.Time `json:"at"`
 }
 
 // EntryStatus is where delivery to one recipient stands.
@@ -84,10 +101,43 @@ type Entry struct {
 	Recipient string      `json:"recipient"`
 	PeerID    int64       `json:"peer_id"`
 	Status    EntryStatus `json:"status"`
-	MessageID int         `json:"message_id,omitempty"`
-	Error     string      `json:"error,omitempty"`
-	Attempts  int         `json:"attempts"` // MarkPending calls so far
-	UpdatedAt time.Time   `json:"updated_at"`
+	MessageID int         `json:"message_id,omitempty"` // the first part's
+	// MessageIDs are every part's message id, in order, when the broadcast
+	// went out as more than one message (a split text, an album).
+	MessageIDs []int     `json:"message_ids,omitempty"`
+	Error      string    `json:"error,omitempty"`
+	Attempts   int       `json:"attempts"` // MarkPending calls so far
+	UpdatedAt  time.Time `json:"updated_at"`
+	SentAt     time.Time `json:"sent_at,omitzero"`
+
+	// After sending: when the message was deleted for the recipient, which
+	// edit (Edit.Digest) it now carries and when, and why the last retract
+	// or edit for this recipient failed.
+	RetractedAt time.Time `json:"retracted_at,omitzero"`
+	Edit        string    `json:"edit,omitempty"`
+	EditedAt    time.Time `json:"edited_at,omitzero"`
+	ChangeError string    `json:"change_error,omitempty"`
+}
+
+// Messages returns the ids of every message the recipient was sent.
+func (e Entry) Messages() []int {
+	switch {
+	case len(e.MessageIDs) > 0:
+		return e.MessageIDs
+	case e.MessageID != 0:
+		return []int{e.MessageID}
+	}
+	return nil
+}
+
+// Sent is when the recipient's message went out: SentAt, or for entries
+// journaled before it was kept, the last change to the entry before any
+// retract or edit.
+func (e Entry) Sent() time.Time {
+	if !e.SentAt.IsZero() {
+		return e.SentAt
+	}
+	return e.UpdatedAt
 }
 
 // SaveBroadcast creates or replaces the broadcast record b.ID. An empty
@@ -244,11 +294,11 @@ func (s *Store) MarkPending(id string, e Entry) error {
 	return nil
 }
 
-// MarkSent records that Telegram accepted the message to peerID. An entry
-// is created if MarkPending was skipped, since losing a sent record would
-// mean sending twice on resume. An entry already sent keeps its first
-// message id.
-func (s *Store) MarkSent(id string, peerID int64, messageID int) error {
+// MarkSent records that Telegram accepted the message to peerID, with the
+// ids of its parts. An entry is created if MarkPending was skipped, since
+// losing a sent record would mean sending twice on resume. An entry already
+// sent keeps its first message ids.
+func (s *Store) MarkSent(id string, peerID int64, messageIDs ...int) error {
 	if peerID == 0 {
 		return fmt.Errorf("mark sent %s: no peer id", id)
 	}
@@ -261,7 +311,14 @@ func (s *Store) MarkSent(id string, peerID int64, messageID int) error {
 			e := old
 			e.PeerID = peerID
 			e.Status = EntrySent
-			e.MessageID = messageID
+			e.MessageID, e.MessageIDs = 0, nil
+			if len(messageIDs) > 0 {
+				e.MessageID = messageIDs[0]
+			}
+			if len(messageIDs) > 1 {
+				e.MessageIDs = slices.Clone(messageIDs)
+			}
+			e.SentAt = now
 			e.Error = ""
 			e.Attempts = max(e.Attempts, 1)
 			e.UpdatedAt = now

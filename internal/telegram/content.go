@@ -53,6 +53,9 @@ type Content struct {
 	// Attachments are file paths: one is a photo or document with the text
 	// as its caption, several go as one album.
 	Attachments []string
+	// Caption: the text is the caption of media already sent (an edit of a
+	// broadcast that had attachments), so the caption limit applies.
+	Caption bool
 }
 
 // Message is prepared content: markup checked, lengths checked, and (after
@@ -174,7 +177,7 @@ func Prepare(c Content) (*Message, error) {
 		return nil, fmt.Errorf("%w %q (use plain, markdown or html)", ErrBadParseMode, c.ParseMode)
 	}
 	m := &Message{Content: c}
-	if len(c.Attachments) > 0 && c.Split {
+	if (len(c.Attachments) > 0 || c.Caption) && c.Split {
 		return nil, ErrSplitMedia
 	}
 	if len(c.Attachments) > AlbumMax {
@@ -327,7 +330,7 @@ func parse(src, orig, mode string) (string, []tg.MessageEntityClass, error) {
 
 // layout checks text against the limit and cuts it into parts with --split.
 func (m *Message) layout(text string, ents []tg.MessageEntityClass) (*rendered, error) {
-	media := len(m.files) > 0
+	media := len(m.files) > 0 || m.Content.Caption
 	if !media && strings.TrimSpace(text) == "" && !m.Content.Template {
 		return nil, ErrEmptyMessage
 	}

@@ -31,20 +31,20 @@ func (s *Messenger) Resolve(ctx context.Context, r recipient.Recipient) (store.P
 // Send sends the message to p. When Telegram rejects a cached access hash
 // (PEER_ID_INVALID), the peer is resolved again once and the send repeated
 // with the same random_id.
-func (s *Messenger) Send(ctx context.Context, r recipient.Recipient, p store.Peer, randomID func(part int) int64) (int, error) {
-	id, err := s.c.Send(ctx, p, s.m, randomID)
+func (s *Messenger) Send(ctx context.Context, r recipient.Recipient, p store.Peer, randomID func(part int) int64) ([]int, error) {
+	ids, err := s.c.Send(ctx, p, s.m, randomID)
 	var rpc *RPCError
 	if !errors.As(err, &rpc) || rpc.Type != "PEER_ID_INVALID" || (r.Kind != recipient.Username && r.Kind != recipient.Phone) {
-		return id, err
+		return ids, err
 	}
 	fresh, rerr := s.c.Refresh(ctx, r)
 	if rerr != nil {
-		return 0, rerr
+		return nil, rerr
 	}
 	if fresh.ID != p.ID {
 		// The name now belongs to someone else: not the person this
 		// broadcast started sending to.
-		return 0, &RPCError{Type: "PEER_ID_INVALID", Detail: fmt.Sprintf("%s now belongs to a different user", r.Input), Err: err}
+		return nil, &RPCError{Type: "PEER_ID_INVALID", Detail: fmt.Sprintf("%s now belongs to a different user", r.Input), Err: err}
 	}
 	return s.c.Send(ctx, fresh, s.m, randomID)
 }

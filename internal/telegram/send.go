@@ -75,18 +75,19 @@ func reference(res tg.MessageMediaClass) (tg.InputMediaClass, error) {
 	return nil, fmt.Errorf("unexpected uploaded media %T", res)
 }
 
-// Send sends m to p and returns the (first) message id. randomID(i) is the
-// random_id of part i: the caller derives it so every retry, in this process
-// or after a crash, carries the same ones and Telegram keeps one copy. The
-// requests are built here rather than by gotd's message builder because they
-// carry precomputed entities (split parts, filled templates) and, for albums,
+// Send sends m to p and returns the ids of its messages, one per part (a
+// split text's parts, an album's files). randomID(i) is the random_id of
+// part i: the caller derives it so every retry, in this process or after a
+// crash, carries the same ones and Telegram keeps one copy. The requests are
+// built here rather than by gotd's message builder because they carry
+// precomputed entities (split parts, filled templates) and, for albums,
 // random_ids the builder would otherwise draw afresh. Errors are classified
 // for the fan-out engine.
-func (c *Client) Send(ctx context.Context, p store.Peer, m *Message, randomID func(part int) int64) (int, error) {
+func (c *Client) Send(ctx context.Context, p store.Peer, m *Message, randomID func(part int) int64) ([]int, error) {
 	r, err := m.forPeer(p)
 	if err != nil {
 		// A filled template over the limit fails this recipient only.
-		return 0, &RPCError{Type: "MESSAGE_TOO_LONG", Detail: err.Error(), Err: err}
+		return nil, &RPCError{Type: "MESSAGE_TOO_LONG", Detail: err.Error(), Err: err}
 	}
 	peer := inputPeer(p)
 	schedule := 0
@@ -95,7 +96,7 @@ func (c *Client) Send(ctx context.Context, p store.Peer, m *Message, randomID fu
 	}
 	switch {
 	case len(m.files) > 0 && len(m.media) != len(m.files):
-		return 0, fanout.Fatal(fmt.Errorf("attachments were not uploaded"))
+		return nil, fanout.Fatal(fmt.Errorf("attachments were not uploaded"))
 	case len(m.media) == 1:
 		rid := randomID(0)
 		upd, err := c.api.MessagesSendMedia(ctx, &tg.MessagesSendMediaRequest{
@@ -105,17 +106,19 @@ func (c *Client) Send(ctx context.Context, p store.Peer, m *Message, randomID fu
 		return answer(upd, err, rid)
 	case len(m.media) > 1:
 		multi := make([]tg.InputSingleMedia, len(m.media))
+		rids := make([]int64, len(m.media))
 		for i, media := range m.media {
-			multi[i] = tg.InputSingleMedia{Media: media, RandomID: randomID(i)}
+			rids[i] = randomID(i)
+			multi[i] = tg.InputSingleMedia{Media: media, RandomID: rids[i]}
 		}
 		// The caption goes with the first file, as Telegram's apps do it.
 		multi[0].Message, multi[0].Entities = r.parts[0].text, r.parts[0].entities
 		upd, err := c.api.MessagesSendMultiMedia(ctx, &tg.MessagesSendMultiMediaRequest{
 			Peer: peer, MultiMedia: multi, Silent: m.Content.Silent, ScheduleDate: schedule,
 		})
-		return answer(upd, err, multi[0].RandomID)
+		return answer(upd, err, rids...)
 	}
-	first := 0
+	var ids []int
 	for i, pt := range r.parts {
 		rid := randomID(i)
 		upd, err := c.api.MessagesSendMessage(ctx, &tg.MessagesSendMessageRequest{
@@ -124,25 +127,31 @@ func (c *Client) Send(ctx context.Context, p store.Peer, m *Message, randomID fu
 		})
 		id, err := answer(upd, err, rid)
 		if err != nil {
-			return first, err
+			return ids, err
 		}
-		if i == 0 {
-			first = id
-		}
+		ids = append(ids, id...)
 	}
-	return first, nil
+	return ids, nil
 }
 
-func answer(upd tg.UpdatesClass, err error, randomID int64) (int, error) {
+// answer finds the message id of every random_id in a send's answer. An id
+// Telegram does not give back is 0: the message exists, its id is unknown.
+func answer(upd tg.UpdatesClass, err error, randomIDs ...int64) ([]int, error) {
 	if tgerr.Is(err, "RANDOM_ID_DUPLICATE") {
 		// Some servers answer a repeated random_id with this instead of the
 		// original message: it was delivered before.
-		return 0, nil
+		return make([]int, len(randomIDs)), nil
 	}
 	if err != nil {
-		return 0, classify(err)
+		return nil, classify(err)
 	}
-	return messageID(upd, randomID)
+	ids := make([]int, len(randomIDs))
+	for i, rid := range randomIDs {
+		if ids[i], err = messageID(upd, rid); err != nil {
+			return nil, err
+		}
+	}
+	return ids, nil
 }
 
 // messageID finds the id Telegram gave the message sent with randomID.
