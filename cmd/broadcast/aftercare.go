@@ -7,6 +7,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -39,6 +40,31 @@ func pickBroadcast(st *store.Store, id string) (store.Broadcast, error) {
 		return store.Broadcast{}, usagef("send one first", "there is no broadcast in the journal")
 	}
 	return bs[0], nil
+}
+
+// sameAccount refuses to act on a broadcast another account sent: private
+// chat message ids are per account, so its ids would name this account's
+// own, unrelated messages.
+func sameAccount(b store.Broadcast, acct store.Account) error {
+	if b.AccountID != 0 && b.AccountID != acct.ID {
+		return usagef("log in as the account that sent it, or use a state dir of its own (--state-dir)",
+			"broadcast %s was sent from account %d, and the logged-in account is %d", b.ID, b.AccountID, acct.ID)
+	}
+	return nil
+}
+
+// notScheduled refuses a --schedule broadcast: the journal has the ids of
+// the scheduled messages, which Telegram replaces with new ones when it
+// delivers them, and scheduled messages are deleted and edited by other
+// methods (messages.deleteScheduledMessages). Acting on those ids could
+// change unrelated messages.
+func notScheduled(b store.Broadcast, verb string) error {
+	var spec delivery.Spec
+	if err := json.Unmarshal(b.Spec, &spec); err != nil || spec.Schedule.IsZero() {
+		return nil
+	}
+	return usagef("change it in the Telegram app (the chat's scheduled messages)",
+		"broadcast %s was scheduled for %s: broadcast cannot %s scheduled messages", b.ID, spec.Schedule.Local().Format("2006-01-02 15:04"), verb)
 }
 
 // chosenEntries are the journal entries of b a retract or edit acts on: the

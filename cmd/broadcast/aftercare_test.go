@@ -419,3 +419,26 @@ func TestRetractAsksOnTerminal(t *testing.T) {
 		t.Fatalf("answered yes: exit %d, %d still hold it\n%s", code, holds(e, n, "I bought a car!"), term.String())
 	}
 }
+
+// Message ids are per account: a broadcast sent by another account is never
+// retracted or edited by this one, whose same ids are other messages.
+func TestAftercareRefusesAnotherAccount(t *testing.T) {
+	const n = 3
+	e := newE2E(t, sandbox.Options{Users: n})
+	e.sendJSON(0, "--to", friends(n), "from the bot")
+	if out, code := e.run("logout"); code != 0 {
+		t.Fatalf("logout: exit %d\n%s", code, out)
+	}
+	if out, code := e.runStdin(strings.NewReader(sandbox.LoginCode+"\n"), "login", "--phone", "+15550000000"); code != 0 {
+		t.Fatalf("login: exit %d\n%s", code, out)
+	}
+	for _, args := range [][]string{{"retract", "--yes"}, {"edit", "changed"}} {
+		out, code := e.run(args...)
+		if code != 2 || !strings.Contains(out, "was sent from account") {
+			t.Errorf("%s by another account: exit %d\n%s", args[0], code, out)
+		}
+	}
+	if holds(e, n, "from the bot") != n || e.srv.Calls("messages.deleteMessages")+e.srv.Calls("messages.editMessage") != 0 {
+		t.Error("another account's broadcast was changed")
+	}
+}

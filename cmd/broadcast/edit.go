@@ -109,6 +109,12 @@ func runEdit(ctx context.Context, g *globals, o editOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := sameAccount(b, acct); err != nil {
+		return err
+	}
+	if err := notScheduled(b, "edit"); err != nil {
+		return err
+	}
 	if !b.RetractedAt.IsZero() {
 		return usagef("send the new text as a new broadcast", "broadcast %s was retracted at %s: it cannot be edited", b.ID, b.RetractedAt.Local().Format("2006-01-02 15:04"))
 	}

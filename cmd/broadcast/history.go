@@ -143,7 +143,7 @@ func showBroadcast(ctx context.Context, g *globals, st *store.Store, id string, 
 	}
 	var read map[int64]int // nil: read state unknown
 	if !offline {
-		read = readState(ctx, g, st, es)
+		read = readState(ctx, g, st, b, es)
 	}
 	var tally historyTally
 	for _, e := range es {
@@ -257,7 +257,7 @@ func (t historyTally) json(id string, readKnown bool) map[string]any {
 // readState asks Telegram which recipients have read the broadcast, for the
 // delivered ones still there. It is best effort: history works offline, so
 // when Telegram cannot be asked it says why on stderr and returns nil.
-func readState(ctx context.Context, g *globals, st *store.Store, es []store.Entry) map[int64]int {
+func readState(ctx context.Context, g *globals, st *store.Store, b store.Broadcast, es []store.Entry) map[int64]int {
 	var peers []store.Peer
 	for _, e := range es {
 		if e.Status != store.EntrySent || !e.RetractedAt.IsZero() {
@@ -285,6 +285,9 @@ func readState(ctx context.Context, g *globals, st *store.Store, es []store.Entr
 	}
 	if acct.Bot {
 		return note("Telegram does not tell bots who has read their messages")
+	}
+	if sameAccount(b, acct) != nil {
+		return note(fmt.Sprintf("the broadcast was sent from account %d, and the logged-in account is %d", b.AccountID, acct.ID))
 	}
 	client, err := g.client(st)
 	if err != nil {

@@ -79,6 +79,12 @@ func runRetract(ctx context.Context, g *globals, o retractOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := sameAccount(b, acct); err != nil {
+		return err
+	}
+	if err := notScheduled(b, "retract"); err != nil {
+		return err
+	}
 	chosen, pending, err := chosenEntries(st, b, o.to)
 	if err != nil {
 		return err
