@@ -165,7 +165,7 @@ func completeValues(ios *streams, words []string) (out []string, ok bool) {
 			return nil, true
 		}
 		return cfg.ListOrder, true
-	case last == "history" || last == "resume":
+	case last == "history" || last == "resume" || last == "retract" || last == "edit":
 		dir := flagValue("state-dir")
 		if dir == "" {
 			dir = ios.getenv("BROADCAST_STATE_DIR")
@@ -180,7 +180,10 @@ func completeValues(ios *streams, words []string) (out []string, ok bool) {
 		defer st.Close()
 		bs, _ := st.Broadcasts()
 		for _, b := range bs {
-			if last == "history" || b.State != store.StateFinished {
+			switch {
+			case last == "resume" && (b.State == store.StateFinished || !b.RetractedAt.IsZero()):
+			case (last == "retract" || last == "edit") && !b.RetractedAt.IsZero():
+			default:
 				out = append(out, b.ID)
 			}
 		}
