@@ -78,7 +78,7 @@ func TestParseRows(t *testing.T) {
 	if err != nil || len(sel) != 3 || !sel[1] || !sel[3] || !sel[6] {
 		t.Fatalf("parseRows = %v, %v", sel, err)
 	}
-	for _, bad := range []string{"", "0", "9", "x", "1,,9"} {
+	for _, bad := range []string{"", "0", "10", "x", "1,,10"} {
 		if _, err := parseRows(bad); err == nil {
 			t.Errorf("parseRows(%q) accepted", bad)
 		}

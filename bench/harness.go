@@ -30,7 +30,7 @@ const botToken = sandbox.BotToken
 // Config selects what Run measures.
 type Config struct {
 	Quick   bool         // CI size
-	Rows    map[int]bool // rows 1 to 8 (7: the soak; 8: retract and edit)
+	Rows    map[int]bool // rows 1 to 9 (7: the soak; 8: retract and edit; 9: a year of history)
 	Bin     string       // a prebuilt broadcast binary; empty: build ./cmd/broadcast
 	Verbose bool
 	Log     io.Writer // progress; nil: discard
@@ -47,6 +47,7 @@ type bencher struct {
 	rep  *Report
 
 	row1Baseline time.Duration // row 1's naive run, for the speed-up note
+	bare         bareBuild     // bench/baregotd, built on first use (row 1)
 }
 
 // Run builds the binary, runs the selected rows and returns the report. Its
@@ -85,7 +86,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, fmt.Errorf("generate server key: %w", err)
 	}
 
-	rows := []func(context.Context) error{b.row1, b.row2, b.row3, b.row4, b.row5, b.row6, b.row7, b.row8}
+	rows := []func(context.Context) error{b.row1, b.row2, b.row3, b.row4, b.row5, b.row6, b.row7, b.row8, b.row9}
 	for i, f := range rows {
 		if !cfg.Rows[i+1] {
 			continue
@@ -122,6 +123,9 @@ type env struct {
 	srv     *sandbox.Server
 	dir     string
 	environ []string
+	// watch, when set, watches each child from its start; what it returns
+	// is called when the child has exited (row 5's memory breakdown).
+	watch func(pid int) func()
 }
 
 // newEnv starts a sandbox, writes a config for it and logs a bot in.
@@ -244,6 +248,9 @@ func (e *env) run(ctx context.Context, timeout time.Duration, extraEnv []string,
 		return nil, fmt.Errorf("start %s: %w", e.b.bin, err)
 	}
 	peak := watchPeakRSS(c.Process.Pid)
+	if e.watch != nil {
+		defer e.watch(c.Process.Pid)()
+	}
 	err = c.Wait()
 	wall := time.Since(start)
 	res := &result{Args: args, Wall: wall, Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), Lines: map[string]int{}}

@@ -80,8 +80,8 @@ func (r *Report) Markdown() string {
 	if r.Quick {
 		cmd += " -quick"
 	}
-	if len(r.Rows) < 6 {
-		cmd += " -rows " + rowList(r.Rows)
+	if rows := rowList(r.Rows); rows != defaultRows {
+		cmd += " -rows " + rows
 	}
 	fmt.Fprintf(&sb, "Command: `%s`", cmd)
 	if r.Quick {
@@ -111,7 +111,9 @@ func (r *Report) Markdown() string {
 	} else {
 		sb.WriteString("\nEvery goal shown was met.\n")
 	}
-	sb.WriteString("\nEfficiency is ideal / measured (1.0 is the limit; for the upload row it is file size / bytes uploaded).\n")
+	sb.WriteString("\nEfficiency is ideal / measured (1.0 is the limit; for the upload row it is file size / bytes uploaded). Row 1's\n")
+	sb.WriteString("\"engine ÷ bare gotd\" is bare gotd's time over the engine's (1.0: as fast as gotd alone); row 9's ratio is day 365's\n")
+	sb.WriteString("figure over day 90's (1.0: no growth).\n")
 	sb.WriteString("Times are the wall clock of the whole `broadcast send` process, from exec to exit: starting,\n")
 	sb.WriteString("opening the state database, connecting with the saved session, sending and journaling.\n")
 	grace := "20 s"
@@ -139,7 +141,7 @@ func (r *Report) Markdown() string {
 
 func rowList(rows map[int]bool) string {
 	var s []string
-	for i := 1; i <= 6; i++ {
+	for i := 1; i <= 9; i++ {
 		if rows[i] {
 			s = append(s, strconv.Itoa(i))
 		}

@@ -52,7 +52,8 @@ func whoamiCommand(ios *streams) *cli.Command {
 	return &cli.Command{
 		Name:  "whoami",
 		Usage: "show the logged-in account (no network call)",
-		Description: `Shows the account saved at login; exits 4 when nobody is logged in.
+		Description: `Shows the account saved at login and the data centre (DC) its session lives
+on; exits 4 when nobody is logged in.
 
 Examples:
   broadcast whoami
@@ -85,5 +86,9 @@ func runWhoami(g *globals) error {
 	if err := telegram.CheckSession(st); err != nil {
 		return err
 	}
-	return printAccount(g, a, "")
+	dc, err := telegram.SessionDC(st)
+	if err != nil {
+		return err
+	}
+	return printAccountOn(g, a, dc, "")
 }

@@ -111,7 +111,7 @@ func findEntry(st *store.Store, es []store.Entry, r recipient.Recipient) int {
 			return i
 		}
 	}
-	if p, ok, err := st.LookupPeer(r.Key); err == nil && ok {
+	if p, ok, err := st.LookupPeer(r.PeerKey()); err == nil && ok {
 		for i, e := range es {
 			if e.PeerID == p.ID {
 				return i

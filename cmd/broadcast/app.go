@@ -154,6 +154,7 @@ func commands(ios *streams) []*cli.Command {
 		logoutCommand(ios),
 		whoamiCommand(ios),
 		resolveCommand(ios),
+		chatsCommand(ios),
 		listsCommand(ios),
 		historyCommand(ios),
 		resumeCommand(ios),
@@ -265,7 +266,11 @@ func flagUsageError(c *cli.Context, err error) error {
 		return &usageError{err: err, hint: hint}
 	}
 	if strings.ContainsAny(name, " \t\n") || (name != "" && !unicode.IsLetter(rune(name[0])) && name[0] != '-') {
-		return usagef(fmt.Sprintf("a message that starts with - goes after --: %s -- %q", help, "-"+name),
+		what := "a message that starts with -"
+		if strings.Trim(name, "0123456789") == "" {
+			what = "a group's id (negative)" // resolve -1001
+		}
+		return usagef(fmt.Sprintf("%s goes after --: %s -- %q", what, help, "-"+name),
 			"%q looks like a flag", "-"+name)
 	}
 	name = strings.TrimPrefix(name, "-")

@@ -118,7 +118,7 @@ func classifyInput(err error, hint string) (int, string, bool) {
 	case errors.As(err, new(*config.Error)):
 		return exitUsage, "fix the config file, or see config.example.yaml for every key", true
 	case errors.As(err, new(*recipient.Error)):
-		return exitUsage, "recipients are @username, t.me/username, +15551234567, a cached numeric id, or me", true
+		return exitUsage, "recipients are @username, t.me/username, +15551234567, a cached numeric id, or me; chats are @name or t.me/c/ID, a forum topic @name/TOPIC", true
 	case errors.As(err, &tooLong) && tooLong.Caption:
 		// --split does not go with --attach: do not suggest it.
 		return exitUsage, "shorten the caption, or send the text as a message of its own and the file without it", true
@@ -160,13 +160,13 @@ func classifyLogin(err error, _ string) (int, string, bool) {
 	case errors.Is(err, telegram.ErrSessionDamaged):
 		return exitAuth, "run `broadcast login` to replace it", true
 	case errors.Is(err, telegram.ErrSessionRevoked):
-		return exitAuth, "the server ended this session: run `broadcast login` again", true
-	case errors.Is(err, telegram.ErrBadCode), errors.Is(err, telegram.ErrBadPassword), errors.Is(err, telegram.ErrCodeExpired):
+		return exitAuth, sessionEndedHint(err), true
+	case errors.Is(err, telegram.ErrBadCode), errors.Is(err, telegram.ErrBadPassword):
 		return exitAuth, "run `broadcast login` again", true
 	case errors.Is(err, telegram.ErrNeedsSignUp):
 		return exitAuth, "create the account in a Telegram app first, then log in here", true
 	}
-	return 0, "", false
+	return classifyLoginRefusal(err)
 }
 
 // classifyState: the state dir and the connection, exit 1.

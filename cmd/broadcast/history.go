@@ -27,6 +27,8 @@ func historyCommand(ios *streams) *cli.Command {
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "offline", Usage: "do not ask Telegram who has read the broadcast"},
 		},
+		Subcommands:     []*cli.Command{pruneCommand(ios)},
+		HideHelpCommand: true,
 		Description: `Without ID, one line per broadcast; with ID, that broadcast's recipients and
 what became of each: read, sent (not read yet), edited, retracted, failed,
 pending (outcome unknown until resumed) or not sent yet. Read state comes
@@ -65,26 +67,18 @@ func runHistory(ctx context.Context, g *globals, o historyOptions) error {
 	return showBroadcast(ctx, g, st, o.id, o.offline)
 }
 
-// listBroadcasts prints one line per broadcast, newest first.
+// listBroadcasts prints one line per broadcast, newest first, from the
+// summaries: a few hundred bytes each, however many recipients.
 func listBroadcasts(g *globals, st *store.Store) error {
-	bs, err := st.Broadcasts()
+	bs, err := st.Summaries()
 	if err != nil {
 		return err
 	}
 	for _, b := range bs {
-		es, err := st.Entries(b.ID)
-		if err != nil {
-			return err
-		}
-		sent := 0
-		for _, e := range es {
-			if e.Status == store.EntrySent {
-				sent++
-			}
-		}
+		sent := b.Sent
 		if g.json {
 			line := map[string]any{"broadcast_id": b.ID, "state": b.State, "created_at": b.CreatedAt,
-				"recipients": len(b.Recipients), "sent": sent, "text": b.Text}
+				"recipients": b.Recipients, "sent": sent, "text": b.Text}
 			if b.Edit != nil {
 				line["edited_text"], line["edited_at"] = b.Edit.Text, b.Edit.At
 			}
@@ -100,7 +94,11 @@ func listBroadcasts(g *globals, st *store.Store) error {
 		if !b.RetractedAt.IsZero() {
 			state = "retracted"
 		}
-		fmt.Fprintf(g.io.out, "%s  %s  %-11s %d/%d sent  %q\n", b.ID, b.CreatedAt.Local().Format("2006-01-02 15:04"), state, sent, len(b.Recipients), preview(currentText(b)))
+		text := b.Text
+		if b.Edit != nil {
+			text = b.Edit.Text
+		}
+		fmt.Fprintf(g.io.out, "%s  %s  %-11s %d/%d sent  %q\n", b.ID, b.CreatedAt.Local().Format("2006-01-02 15:04"), state, sent, b.Recipients, preview(text))
 	}
 	return nil
 }
@@ -113,7 +111,7 @@ const notSent store.EntryStatus = "not_sent"
 func showBroadcast(ctx context.Context, g *globals, st *store.Store, id string, offline bool) error {
 	b, err := st.LoadBroadcast(id)
 	if errors.Is(err, store.ErrNotFound) {
-		return usagef("`broadcast history` lists them", "no broadcast %q in the journal", id)
+		return notInJournal(st, id)
 	}
 	if err != nil {
 		return err

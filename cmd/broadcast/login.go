@@ -17,23 +17,35 @@ import (
 type loginOptions struct {
 	phone    string
 	botToken string
+	qr       bool
 }
 
 func loginCommand(ios *streams) *cli.Command {
 	return &cli.Command{
 		Name:  "login",
-		Usage: "log in with a phone number or a bot token",
+		Usage: "log in with a phone number, a bot token or a QR code",
 		Description: `The login code is read from the terminal, or from one line of stdin when stdin
 is not a terminal. A 2FA password comes from BROADCAST_PASSWORD or a prompt
 that does not echo.
 
+With --qr, a QR code is drawn on stderr with its tg://login link: scan it in
+the Telegram app on your phone (Settings → Devices → Link Desktop Device).
+It is renewed every 30 seconds or so until it is scanned; Ctrl-C gives up
+and leaves the state dir as it was.
+
+The session is kept on the account's own data centre (Telegram may move the
+login there: PHONE_MIGRATE, USER_MIGRATE), so later runs connect straight to
+it; whoami shows which.
+
 Examples:
   broadcast login --phone +15551234567
   broadcast login --bot-token "$BOT_TOKEN"
+  broadcast login --qr
   echo 22222 | BROADCAST_PASSWORD=secret broadcast login --phone +15550000000`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "phone", Usage: "log in as the user with this phone number (env BROADCAST_PHONE)"},
 			&cli.StringFlag{Name: "bot-token", Usage: "log in as a bot with this token from @BotFather (env BROADCAST_BOT_TOKEN)"},
+			&cli.BoolFlag{Name: "qr", Usage: "log in by scanning a QR code with the Telegram app on your phone"},
 		},
 		Action: func(c *cli.Context) error {
 			g, err := loadGlobals(c, ios)
@@ -43,6 +55,15 @@ Examples:
 			o := loginOptions{
 				phone:    flagOrEnv(c, "phone", "BROADCAST_PHONE", ios.getenv),
 				botToken: flagOrEnv(c, "bot-token", "BROADCAST_BOT_TOKEN", ios.getenv),
+				qr:       c.Bool("qr"),
+			}
+			if o.qr {
+				if c.IsSet("phone") || c.IsSet("bot-token") {
+					return usagef("use one of --phone, --bot-token or --qr", "--qr does not go with --phone or --bot-token")
+				}
+				// --qr on the command line outranks a number or token in the
+				// environment.
+				o.phone, o.botToken = "", ""
 			}
 			if c.NArg() > 0 {
 				return usagef("use --phone or --bot-token", "login takes no arguments")
@@ -57,6 +78,9 @@ func runLogin(ctx context.Context, g *globals, o loginOptions) error {
 		return usagef("", "give --phone or --bot-token, not both")
 	}
 	lines := bufio.NewReader(g.io.in)
+	if o.qr {
+		return runQRLogin(ctx, g, &prompter{g: g, lines: lines})
+	}
 	if o.phone == "" && o.botToken == "" {
 		if !g.io.inTTY {
 			return usagef("pass --phone +15551234567 or --bot-token TOKEN (BROADCAST_PHONE, BROADCAST_BOT_TOKEN)", "no phone number or bot token")
@@ -68,7 +92,7 @@ func runLogin(ctx context.Context, g *globals, o loginOptions) error {
 		}
 		o.phone = strings.TrimSpace(p)
 	}
-	acct, err := loginWith(ctx, g, func(ctx context.Context, c *telegram.Client) (store.Account, error) {
+	acct, dc, err := login(ctx, g, false, func(ctx context.Context, c *telegram.Client) (store.Account, error) {
 		if o.botToken != "" {
 			return c.LoginBot(ctx, o.botToken)
 		}
@@ -77,28 +101,50 @@ func runLogin(ctx context.Context, g *globals, o loginOptions) error {
 	if err != nil {
 		return err
 	}
-	return printAccount(g, acct, "logged in as")
+	return printAccountOn(g, acct, dc, "logged in as")
+}
+
+// runQRLogin logs in by QR code: the codes go to stderr, stdout gets who
+// logged in, as with the other ways.
+func runQRLogin(ctx context.Context, g *globals, pw *prompter) error {
+	acct, dc, err := login(ctx, g, true, func(ctx context.Context, c *telegram.Client) (store.Account, error) {
+		return c.LoginQR(ctx, newQRPrompter(g, pw))
+	})
+	if err != nil {
+		return err
+	}
+	return printAccountOn(g, acct, dc, "logged in as")
 }
 
 // loginWith opens the state, connects, and runs one login flow, which
 // saves the session and the account: shared by `login` and the demo.
 func loginWith(ctx context.Context, g *globals, flow func(context.Context, *telegram.Client) (store.Account, error)) (store.Account, error) {
+	acct, _, err := login(ctx, g, false, flow)
+	return acct, err
+}
+
+// login is loginWith for a QR login too (qr: a client that hears
+// updateLoginToken, from a new auth key), and says which DC the session
+// ended on. A failed or interrupted login leaves the state dir as it was
+// (telegram.Client.Login).
+func login(ctx context.Context, g *globals, qr bool, flow func(context.Context, *telegram.Client) (store.Account, error)) (store.Account, int, error) {
 	st, err := g.openStore()
 	if err != nil {
-		return store.Account{}, err
+		return store.Account{}, 0, err
 	}
 	defer st.Close()
-	client, err := g.client(st)
+	opts := g.clientOptions()
+	opts.Store, opts.QRLogin = st, qr
+	client, err := telegram.New(opts)
 	if err != nil {
-		return store.Account{}, err
+		return store.Account{}, 0, err
 	}
-	var acct store.Account
-	err = client.Run(ctx, func(ctx context.Context) error {
-		var err error
-		acct, err = flow(ctx, client)
-		return err
-	})
-	return acct, err
+	acct, err := client.Login(ctx, qr, func(ctx context.Context) (store.Account, error) { return flow(ctx, client) })
+	if err != nil {
+		return store.Account{}, 0, err
+	}
+	dc, _ := telegram.SessionDC(st) // 0, left out of the report, if it cannot be read
+	return acct, dc, nil
 }
 
 // prompter asks for the login code and 2FA password.
@@ -163,11 +209,21 @@ func (p *prompter) Password(context.Context) (string, error) {
 }
 
 func printAccount(g *globals, a store.Account, prefix string) error {
+	return printAccountOn(g, a, 0, prefix)
+}
+
+// printAccountOn is printAccount naming the DC the session lives on, when
+// dc is known (> 0).
+func printAccountOn(g *globals, a store.Account, dc int, prefix string) error {
 	if g.json {
-		return writeJSON(g.io.out, map[string]any{
+		m := map[string]any{
 			"id": a.ID, "bot": a.Bot, "username": a.Username, "first_name": a.FirstName,
 			"last_name": a.LastName, "phone": a.Phone, "server": a.Server,
-		})
+		}
+		if dc > 0 {
+			m["dc"] = dc
+		}
+		return writeJSON(g.io.out, m)
 	}
 	name := strings.TrimSpace(a.FirstName + " " + a.LastName)
 	if a.Username != "" {
@@ -180,6 +236,10 @@ func printAccount(g *globals, a store.Account, prefix string) error {
 	if prefix != "" {
 		prefix += " "
 	}
-	fmt.Fprintf(g.io.out, "%s%s, %s %d on %s\n", prefix, name, kind, a.ID, a.Server)
+	where := a.Server
+	if dc > 0 {
+		where += fmt.Sprintf(" (DC %d)", dc)
+	}
+	fmt.Fprintf(g.io.out, "%s%s, %s %d on %s\n", prefix, name, kind, a.ID, where)
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/broadcast-cli/broadcast/internal/delivery"
@@ -15,8 +16,10 @@ import (
 
 // reporter prints results as they come: human lines or JSON Lines on stdout,
 // flood waits and notes on stderr. Its methods are called serially by the
-// engine.
+// engine; chatWait comes from the senders themselves, so mu keeps its lines
+// and the progress bar apart from the engine's.
 type reporter struct {
+	mu    sync.Mutex
 	g     *globals
 	total int
 	done  int
@@ -118,6 +121,8 @@ type summaryLine struct {
 }
 
 func (r *reporter) result(res fanout.Result) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	r.done++
 	if r.bar != nil {
 		r.bar.clear()
@@ -179,6 +184,8 @@ func (r *reporter) result(res fanout.Result) {
 
 // wait announces a flood wait on stderr: a pause must never look like a hang.
 func (r *reporter) wait(w fanout.WaitEvent) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	last := r.lastWait
 	r.lastWait = w
 	if w.Wait.Round(time.Second) == last.Wait.Round(time.Second) && w.Until.Sub(last.Until).Abs() < 2*time.Second {
@@ -243,6 +250,7 @@ func errorCode(err error) (string, string) {
 	var flood *fanout.FloodWaitError
 	var tooLong *fanout.FloodWaitTooLongError
 	var late *delivery.TooLateError
+	var ended *telegram.SessionEndedError
 	switch {
 	case errors.As(err, &late):
 		return late.Code, late.Detail()
@@ -250,6 +258,8 @@ func errorCode(err error) (string, string) {
 		return "MESSAGE_ID_UNKNOWN", err.Error()
 	case errors.Is(err, delivery.ErrPeerForgotten):
 		return "PEER_UNKNOWN", err.Error()
+	case errors.As(err, new(*delivery.PlaceConflictError)):
+		return "SAME_CHAT", err.Error()
 	case errors.Is(err, fanout.ErrNotSent):
 		return "NOT_SENT", err.Error()
 	case errors.Is(err, fanout.ErrInterrupted):
@@ -264,6 +274,8 @@ func errorCode(err error) (string, string) {
 		return "FLOOD_WAIT", err.Error()
 	case errors.Is(err, telegram.ErrSpamLimited):
 		return "PEER_FLOOD", telegram.ErrSpamLimited.Error()
+	case errors.As(err, &ended):
+		return ended.Type, err.Error()
 	case errors.Is(err, telegram.ErrSessionRevoked):
 		return "SESSION_REVOKED", err.Error()
 	}

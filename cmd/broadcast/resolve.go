@@ -22,8 +22,13 @@ func resolveCommand(ios *streams) *cli.Command {
 		Name:      "resolve",
 		Usage:     "check recipients without sending (cached names need no network call)",
 		ArgsUsage: "R...",
-		Description: `Examples:
+		Description: `Shows what each recipient is: a user, a group (a basic group), a supergroup, a
+channel, or a topic of a forum supergroup, with its id (a chat's is negative,
+as the Bot API writes it).
+
+Examples:
   broadcast resolve @alice t.me/bob +15551234567
+  broadcast resolve @club_forum/42 t.me/c/1234567890
   broadcast resolve --json @alice | jq .peer_id`,
 		Action: func(c *cli.Context) error {
 			g, err := loadGlobals(c, ios)
@@ -66,8 +71,15 @@ func runResolve(ctx context.Context, g *globals, o resolveOptions) error {
 				}
 				line["status"], line["error"], line["detail"] = "failed", code, detail
 			} else {
-				line["status"], line["peer_id"], line["kind"] = "ok", p.ID, p.Kind
+				line["status"], line["peer_id"], line["kind"] = "ok", p.ID, telegram.KindName(p, r.Topic)
 				line["username"], line["first_name"], line["last_name"] = p.Username, p.FirstName, p.LastName
+				if telegram.IsChat(p) {
+					// A chat's title is what {first_name} fills.
+					line["title"], line["recipient"] = p.FirstName, telegram.Recipient(p, r.Topic)
+				}
+				if r.Topic != 0 {
+					line["topic"], line["chat_kind"] = r.Topic, telegram.KindName(p, 0)
+				}
 			}
 			if g.json {
 				if err := writeJSON(g.io.out, line); err != nil {
@@ -80,7 +92,11 @@ func runResolve(ctx context.Context, g *globals, o resolveOptions) error {
 				continue
 			}
 			name := strings.TrimSpace(p.FirstName + " " + p.LastName)
-			fmt.Fprintf(g.io.out, "ok       %s → %s %d (%s)\n", r.Input, p.Kind, p.ID, name)
+			if r.Topic != 0 {
+				fmt.Fprintf(g.io.out, "ok       %s → topic %d of %s %d (%s)\n", r.Input, r.Topic, telegram.KindName(p, 0), p.ID, name)
+				continue
+			}
+			fmt.Fprintf(g.io.out, "ok       %s → %s %d (%s)\n", r.Input, telegram.KindName(p, 0), p.ID, name)
 		}
 		return nil
 	})

@@ -101,7 +101,7 @@ func findResumable(g *globals, id string) (store.Broadcast, error) {
 	if id != "" {
 		b, err := st.LoadBroadcast(id)
 		if errors.Is(err, store.ErrNotFound) {
-			return b, usagef("`broadcast history` lists them", "no broadcast %q in the journal", id)
+			return b, notInJournal(st, id)
 		}
 		return b, err
 	}

@@ -90,7 +90,7 @@ func scriptParams(t *testing.T, dir string) testscript.Params {
 }
 
 // sandbox-start [-users N] [-password P] [-blocked 2,3] [-latency D]
-// [-send-rate R] [-resolve-limit N] [-drop P] [-ack] [-seed N]
+// [-send-rate R] [-resolve-limit N] [-drop P] [-ack] [-seed N] [-slowmode D]
 // starts a sandbox and writes $WORK/config.yaml and $WORK/server.pem.
 func cmdSandboxStart(ts *testscript.TestScript, neg bool, args []string) {
 	fs := flag.NewFlagSet("sandbox-start", flag.ContinueOnError)
@@ -103,37 +103,41 @@ func cmdSandboxStart(ts *testscript.TestScript, neg bool, args []string) {
 	drop := fs.Float64("drop", 0, "")
 	ack := fs.Bool("ack", false, "")
 	seed := fs.Uint64("seed", 0, "")
+	slowmode := fs.Duration("slowmode", 0, "")
 	if err := fs.Parse(args); err != nil {
 		ts.Fatalf("sandbox-start: %v", err)
 	}
 	if fs.NArg() != 0 {
-		ts.Fatalf("usage: sandbox-start [-users N] [-password P] [-blocked 2,3] [-latency D] [-send-rate R] [-resolve-limit N] [-drop P] [-ack] [-seed N]")
+		ts.Fatalf("usage: sandbox-start [-users N] [-password P] [-blocked 2,3] [-latency D] [-send-rate R] [-resolve-limit N] [-drop P] [-ack] [-seed N] [-slowmode D]")
 	}
 	bl, err := parseInts(*blocked)
 	ts.Check(err)
 	// The environment it returns is the one Setup put in place.
 	srv, _ := startSandbox(scriptT{ts}, sandbox.Options{
 		Users: *users, Password: *password, Blocked: bl, Latency: *latency, SendRate: *rate,
-		ResolveLimit: *resolveLimit, DropAnswer: *drop, AckBeforeDrop: *ack, Seed: *seed,
+		ResolveLimit: *resolveLimit, DropAnswer: *drop, AckBeforeDrop: *ack, Seed: *seed, SlowMode: *slowmode,
 	}, ts.Getenv("WORK"))
 	sandboxes.Store(ts.Getenv("WORK"), srv)
 }
 
 // inbox NAME [COUNT [TEXT]] checks how many messages NAME received and,
 // when TEXT is given, that every one of them is exactly TEXT. With -json it
-// prints the inbox to stdout for later checks.
+// prints the inbox to stdout for later checks. NAME is a friend, or a chat
+// as broadcast names it (@sandbox_forum, t.me/c/2004, -1001, its title),
+// and CHAT/TOPIC counts only that forum topic's messages (CHAT/1: those in
+// the General topic); see inboxOf.
 func cmdInbox(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) == 0 || len(args) > 3 || args[0] == "-json" && len(args) != 2 {
 		ts.Fatalf("usage: inbox NAME [COUNT [TEXT]] | inbox -json NAME")
 	}
 	srv := serverOf(ts)
 	if args[0] == "-json" {
-		b, err := json.Marshal(srv.Inbox(args[1]))
+		b, err := json.Marshal(inboxOf(srv, args[1]))
 		ts.Check(err)
 		ts.Stdout().Write(append(b, '\n'))
 		return
 	}
-	in := srv.Inbox(args[0])
+	in := inboxOf(srv, args[0])
 	if len(args) == 1 {
 		for _, m := range in {
 			fmt.Fprintf(ts.Stdout(), "%s\n", m.Text)

@@ -74,7 +74,7 @@ func pacingFlags() []cli.Flag {
 
 func sendFlags() []cli.Flag {
 	return append(pacingFlags(), []cli.Flag{
-		&cli.StringSliceFlag{Name: "to", Usage: "recipient `R` (repeatable; comma lists allowed): @name, t.me/name, +15551234567, a cached id, me"},
+		&cli.StringSliceFlag{Name: "to", Usage: "recipient `R` (repeatable; comma lists allowed): @name, t.me/name, +15551234567, a cached id, me; a group or channel by @name or t.me/c/ID, a forum topic as @name/TOPIC"},
 		&cli.StringSliceFlag{Name: "list", Usage: "a list `NAME` from the config (repeatable)"},
 		&cli.StringFlag{Name: "to-file", Usage: "read recipients from `FILE`, one a line, # comments"},
 		&cli.StringFlag{Name: "message-file", Usage: "read the message from `FILE`"},
@@ -417,6 +417,9 @@ func recipients(ctx context.Context, o sendOptions, g *globals) ([]recipient.Rec
 	// once, under the spelling given first; the same person under two
 	// names (a username and a phone) is merged after resolution.
 	rs = recipient.Dedupe(rs)
+	if err := recipient.OnePlacePerChat(rs); err != nil {
+		return nil, nil, err
+	}
 	inputs = inputs[:0]
 	for _, r := range rs {
 		inputs = append(inputs, r.Input)
@@ -488,6 +491,10 @@ func deliver(ctx context.Context, g *globals, o sendOptions, spec delivery.Spec,
 		return err
 	}
 	defer st.Close()
+	// Before live reads are served: a compaction replaces the file.
+	if !o.dryRun {
+		pruneAtSend(g, st, o.resendAfter)
+	}
 	// history and whoami read a live copy while this run holds the state.
 	stopServing, err := st.ServeReaders()
 	defer stopServing()
@@ -593,7 +600,7 @@ func (r *sendRun) send(cctx, engineCtx context.Context) error {
 	}
 	rate := o.effectiveRate(r.acct.Bot)
 	r.engine.Store(true)
-	r.sum, r.runErr = delivery.Run(engineCtx, r.st, r.client.Messenger(r.msg), plan.Broadcast, r.rs, fanout.Options{
+	r.sum, r.runErr = delivery.Run(engineCtx, r.st, r.messenger(engineCtx), plan.Broadcast, r.rs, fanout.Options{
 		Concurrency: o.concurrency,
 		// Sends keep retrying through an outage: the outage as a whole
 		// is bounded by the client's reconnect wait.
@@ -644,13 +651,13 @@ func checkCached(st *store.Store, rs []recipient.Recipient) ([]string, error) {
 	keys := make([]string, len(rs))
 	for i, r := range rs {
 		keys[i] = r.Key
-		if r.Kind != recipient.ID {
+		if cachedEnough(r) {
 			continue
 		}
-		if _, ok, err := st.LookupPeer(r.Key); err != nil {
+		if _, ok, err := st.LookupPeer(r.PeerKey()); err != nil {
 			return nil, err
 		} else if !ok {
-			return nil, usagef("send to the @username or phone once, so its id is cached", "recipient %s: this numeric id is not in the peer cache", r.Input)
+			return nil, uncachedID(r)
 		}
 	}
 	return keys, nil
@@ -673,10 +680,15 @@ func begin(g *globals, st *store.Store, acct store.Account, o sendOptions, spec 
 	plan, err := delivery.Begin(st, acct.ID, spec, keys, delivery.BeginOptions{
 		ID: o.id, New: o.fresh, ResendAfter: o.resendAfter, Now: g.io.now(),
 	})
-	var retracted *delivery.RetractedError
+	var (
+		retracted *delivery.RetractedError
+		pruned    *delivery.PrunedError
+	)
 	switch {
 	case errors.Is(err, delivery.ErrSpecMismatch):
 		return plan, usagef("choose another --id", "%v", err)
+	case errors.As(err, &pruned):
+		return plan, usagef("choose another --id: who got it is no longer known, so running it again would send to everyone a second time", "%v", err)
 	case errors.As(err, &retracted):
 		return plan, usagef("to send it again as a new broadcast, add --new", "%v: the same command does not send its rest", err)
 	}

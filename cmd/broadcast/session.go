@@ -49,7 +49,9 @@ func sessionExportCommand(ios *streams) *cli.Command {
 		Name:  "export",
 		Usage: "print the logged-in session as one string on stdout (a secret)",
 		Description: `Prints one line on stdout, and a warning on stderr (unless -q). With --json,
-prints {"session": ..., "id": ..., "server": ...}.
+prints {"session": ..., "id": ..., "server": ..., "dc": ...}. The string
+carries the DC the session lives on and the server's DC addresses, so the
+machine it goes to connects straight there.
 
 Examples:
   broadcast session export | ssh server broadcast session import
@@ -84,7 +86,7 @@ func runSessionExport(g *globals) error {
 		fmt.Fprintf(g.io.err, "broadcast: warning: this string is full access to the Telegram account %s: keep it secret, and delete it once imported\n", accountName(e.Account))
 	}
 	if g.json {
-		return writeJSON(g.io.out, map[string]any{"session": e.Encode(), "id": e.Account.ID, "server": e.Server})
+		return writeJSON(g.io.out, map[string]any{"session": e.Encode(), "id": e.Account.ID, "server": e.Server, "dc": e.DC})
 	}
 	_, err = fmt.Fprintln(g.io.out, e.Encode())
 	return err

@@ -53,6 +53,8 @@ type Config struct {
 	ListOrder []string
 	// Send holds defaults for the send command's flags.
 	Send SendDefaults
+	// History says how long the journal keeps finished broadcasts.
+	History HistoryDefaults
 }
 
 // Server is the server section: a custom MTProto server.
@@ -320,6 +322,8 @@ func (p *parser) parse(data []byte) error {
 			return p.lists(v)
 		case "send":
 			return p.send(v)
+		case "history":
+			return p.history(v)
 		}
 		return p.errorf(k, key, "unknown key")
 	})

@@ -407,6 +407,9 @@ func TestExampleConfig(t *testing.T) {
 	if !s.HasConcurrency || !s.HasParseMode || !s.HasMaxFloodWait || !s.HasResendAfter || !s.HasSilent || !s.HasNoPreview {
 		t.Errorf("example does not show every send key: %+v", s)
 	}
+	if !cfg.History.HasKeep || cfg.History.Keep != DefaultKeep {
+		t.Errorf("example's history.keep is %v (set %v), want the default %v", cfg.History.Keep, cfg.History.HasKeep, DefaultKeep)
+	}
 	// Whoever copies the example must keep the careful default rate for user
 	// accounts: rate: 0 turns pacing off and risks PEER_FLOOD. So the rate
 	// is shown commented out, and uncommented it must still be a safe one.

@@ -43,17 +43,20 @@ func sentEntries(t *testing.T, st *store.Store) []store.Entry {
 	return es
 }
 
-// fakeDeleter records calls and refuses any call holding a refused id.
+// fakeDeleter records calls (and the channel of each: 0 for the account's
+// own ids) and refuses any call holding a refused id.
 type fakeDeleter struct {
-	mu      sync.Mutex
-	calls   [][]int
-	refused map[int]bool
+	mu       sync.Mutex
+	calls    [][]int
+	channels []int64
+	refused  map[int]bool
 }
 
-func (f *fakeDeleter) Delete(_ context.Context, ids []int) (int, error) {
+func (f *fakeDeleter) Delete(_ context.Context, channel store.Peer, ids []int) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, slices.Clone(ids))
+	f.channels = append(f.channels, channel.ID)
 	for _, id := range ids {
 		if f.refused[id] {
 			return 0, errors.New("MESSAGE_DELETE_FORBIDDEN")

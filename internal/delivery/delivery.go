@@ -18,7 +18,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -165,6 +164,9 @@ func Begin(st *store.Store, accountID int64, spec Spec, keys []string, o BeginOp
 		old, err := st.LoadBroadcast(o.ID)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
+			if err := notPruned(st, o.ID); err != nil {
+				return Plan{}, err
+			}
 			fresh.ID = o.ID
 			plan.Broadcast = fresh
 		case err != nil:
@@ -184,7 +186,10 @@ func Begin(st *store.Store, accountID int64, spec Spec, keys []string, o BeginOp
 		}
 		switch {
 		case !ok:
-			plan.Broadcast = fresh
+			plan.Broadcast, err = nextRun(st, fresh, 0)
+			if err != nil {
+				return Plan{}, err
+			}
 		case !o.New && last.State != store.StateFinished && o.Now.Sub(last.UpdatedAt) < ResumeWindow:
 			plan.Broadcast, plan.Resumed = last, true
 		case !o.New && last.State == store.StateFinished && o.Now.Sub(last.UpdatedAt) < o.ResendAfter:
@@ -196,9 +201,9 @@ func Begin(st *store.Store, accountID int64, spec Spec, keys []string, o BeginOp
 				stale := last
 				plan.Stale = &stale
 			}
-			fresh.Run = last.Run + 1
-			fresh.ID = base + "-" + strconv.Itoa(fresh.Run)
-			plan.Broadcast = fresh
+			if plan.Broadcast, err = nextRun(st, fresh, last.Run); err != nil {
+				return Plan{}, err
+			}
 		}
 	}
 	if plan.Resumed && !plan.Broadcast.RetractedAt.IsZero() {
@@ -224,7 +229,7 @@ type Messenger interface {
 // Run sends the broadcast to every recipient through the fan-out engine,
 // journaling each one, and records how the run ended.
 func Run(ctx context.Context, st *store.Store, m Messenger, b store.Broadcast, recips []recipient.Recipient, opts fanout.Options) (fanout.Summary, error) {
-	s := &sender{st: st, m: m, bid: b.ID, recips: recips, peers: make([]store.Peer, len(recips)), claims: map[int64]int{}}
+	s := &sender{st: st, m: m, bid: b.ID, recips: recips, peers: make([]store.Peer, len(recips)), marks: make([]chan error, len(recips)), claims: map[int64]int{}}
 	if err := s.loadDelivered(); err != nil {
 		return fanout.Summary{}, err
 	}
@@ -232,27 +237,20 @@ func Run(ctx context.Context, st *store.Store, m Messenger, b store.Broadcast, r
 	for i, r := range recips {
 		targets[i] = fanout.Target{Index: i, Recipient: r.Input}
 	}
-	onResult := opts.OnResult
-	var journalErr error
-	opts.OnResult = func(res fanout.Result) {
-		if res.Status == fanout.StatusFailed {
-			p := s.peers[res.Target.Index]
-			if res.Receipt.PeerID == 0 {
-				res.Receipt.PeerID = p.ID
-			}
-			// A recipient that was never sent to is simply not confirmed;
-			// only a real failure is journaled as one.
-			if !errors.Is(res.Err, fanout.ErrNotSent) && !errors.Is(res.Err, fanout.ErrInterrupted) {
-				if err := st.MarkFailed(b.ID, p.ID, res.Target.Recipient, res.Err.Error()); err != nil && journalErr == nil {
-					journalErr = err
-				}
-			}
-		}
-		if onResult != nil {
-			onResult(res)
-		}
-	}
+	// Results and waits reach the caller through the journaler (report.go),
+	// which reports a result once its journal write is durable; a journal
+	// that cannot be written stops the run.
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	s.stop = stop
+	j := newJournaler(st, b.ID, s, opts.OnResult, opts.OnWait)
+	opts.OnResult = func(res fanout.Result) { j.push(event{res: &res}) }
+	opts.OnWait = func(e fanout.WaitEvent) { j.push(event{wait: &e}) }
+	start := time.Now()
 	sum := fanout.Run(ctx, targets, s, opts)
+	journalErr := j.close()
+	j.adjust(&sum)
+	sum.Duration = time.Since(start) // until the last mark is durable
 	state := store.StateFinished
 	switch {
 	case sum.Stopped != nil:
@@ -272,9 +270,12 @@ type sender struct {
 	m      Messenger
 	bid    string
 	recips []recipient.Recipient
-	// peers[i] is recipient i's resolved peer; each index is written only
-	// by the goroutine working on that target.
+	// peers[i] is recipient i's resolved peer, and marks[i] the commit of
+	// its sent mark; each index is written only by the goroutine working on
+	// that target, and read by the journaler after its result.
 	peers []store.Peer
+	marks []chan error
+	stop  context.CancelCauseFunc // stops the run when the journal fails
 
 	// delivered holds the journal's sent entries by recipient as written,
 	// so a re-run settles them without a resolve, a rate token or a call.
@@ -314,14 +315,21 @@ func (s *sender) Settled(t fanout.Target) (fanout.Receipt, bool, error) {
 
 func (s *sender) Send(ctx context.Context, t fanout.Target) (fanout.Receipt, error) {
 	r := s.recips[t.Index]
+	// Both calls may go to Telegram: the engine paces what is on the wire
+	// (fanout.Wire) and says if the flood gate closed meanwhile.
+	done, err := fanout.Wire(ctx, "resolve")
+	if err != nil {
+		return fanout.Receipt{}, err
+	}
 	p, err := s.m.Resolve(ctx, r)
+	done(err)
 	if err != nil {
 		return fanout.Receipt{}, err
 	}
 	s.peers[t.Index] = p
 	if !s.claim(p.ID, t.Index) {
-		// The same person named twice: one send and one line.
-		return fanout.Receipt{}, fanout.ErrDuplicate
+		// The same person named twice: one send and one line (chats.go).
+		return fanout.Receipt{PeerID: p.ID}, s.duplicate(t.Index, p)
 	}
 	e, ok, err := s.st.Entry(s.bid, p.ID)
 	if err != nil {
@@ -334,21 +342,26 @@ func (s *sender) Send(ctx context.Context, t fanout.Target) (fanout.Receipt, err
 	// while the request is in flight, instead of holding the send for a
 	// commit of its own: it only tells `history` that an outcome is unknown.
 	// What makes a crash safe is the fixed random_id (a resend is dropped by
-	// Telegram) and the sent mark, which is durable before this worker moves
-	// on.
+	// Telegram) and the sent mark, which is durable before the recipient's
+	// result is reported.
+	if done, err = fanout.Wire(ctx, "send"); err != nil {
+		return fanout.Receipt{PeerID: p.ID}, err
+	}
 	pending := make(chan error, 1)
 	go func() { pending <- s.st.MarkPending(s.bid, store.Entry{Recipient: r.Input, PeerID: p.ID}) }()
 	ids, err := s.m.Send(ctx, r, p, func(part int) int64 { return RandomID(s.bid, p.ID, part) })
+	done(err)
 	if perr := <-pending; perr != nil {
 		return fanout.Receipt{PeerID: p.ID}, fanout.Fatal(fmt.Errorf("write journal: %w", perr))
 	}
 	if err != nil {
 		return fanout.Receipt{PeerID: p.ID}, err
 	}
-	// Recorded before this worker takes its next recipient.
-	if err := s.st.MarkSent(s.bid, p.ID, ids...); err != nil {
-		return fanout.Receipt{}, fanout.Fatal(fmt.Errorf("write journal: %w", err))
-	}
+	// The sent mark commits while this worker takes its next recipient; the
+	// journaler holds the result until it is durable (report.go).
+	mark := make(chan error, 1)
+	s.marks[t.Index] = mark
+	go func() { mark <- s.st.MarkSent(s.bid, p.ID, ids...) }()
 	first := 0
 	if len(ids) > 0 {
 		first = ids[0]

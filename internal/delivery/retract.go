@@ -1,9 +1,12 @@
 package delivery
 
 // retract.go takes a broadcast back: every recipient's messages are deleted
-// for both sides, many recipients' ids in one call (private-chat message
-// ids are the account's own, so one messages.deleteMessages holds ids of
-// any number of chats, up to its limit). Retracting is idempotent on
+// for both sides, many recipients' ids in one call (private-chat and
+// basic-group message ids are the account's own, so one
+// messages.deleteMessages holds ids of any number of chats, up to its
+// limit). A channel or supergroup numbers its messages itself, so its ids
+// go in calls of their own, one channel each (channels.deleteMessages).
+// Retracting is idempotent on
 // Telegram's side (ids already gone are ignored), so the journal mark after
 // each call is all a crash needs: a re-run repeats at most the call that was
 // on the wire and skips every recipient already marked.
@@ -21,10 +24,11 @@ import (
 	"github.com/broadcast-cli/broadcast/internal/store"
 )
 
-// Deleter deletes the account's messages for every side in one call of at
-// most max ids.
+// Deleter deletes messages for every side in one call of at most
+// RetractOptions.PerCall ids: the account's own ids when channel is the
+// zero Peer, else that channel's.
 type Deleter interface {
-	Delete(ctx context.Context, ids []int) (int, error)
+	Delete(ctx context.Context, channel store.Peer, ids []int) (int, error)
 }
 
 // Change is the outcome of a retract or an edit for one recipient.
@@ -117,10 +121,14 @@ func Retract(ctx context.Context, st *store.Store, d Deleter, b store.Broadcast,
 		report(c)
 	}
 	var todo []store.Entry
+	scopes := map[int64]store.Peer{}
 	for _, e := range entries {
+		scope, scopeErr := scopeOf(st, e)
 		switch ids := e.Messages(); {
 		case !e.RetractedAt.IsZero():
 			tally(Change{Entry: e, Status: fanout.StatusSkipped})
+		case scopeErr != nil:
+			tally(Change{Entry: e, Status: fanout.StatusFailed, Err: scopeErr})
 		case len(ids) == 0 || slices.Contains(ids, 0):
 			tally(Change{Entry: e, Status: fanout.StatusFailed, Err: ErrUnknownMessageID})
 		case o.Limit > 0 && o.Now.Sub(e.Sent()) > o.Limit:
@@ -128,6 +136,7 @@ func Retract(ctx context.Context, st *store.Store, d Deleter, b store.Broadcast,
 			tally(Change{Entry: e, Status: fanout.StatusFailed, Err: &TooLateError{
 				Code: "MESSAGE_DELETE_FORBIDDEN", Verb: "retract", Age: o.Now.Sub(e.Sent()), Limit: o.Limit, Bot: o.Bot}})
 		default:
+			scopes[e.PeerID] = scope
 			todo = append(todo, e)
 		}
 	}
@@ -139,7 +148,7 @@ func Retract(ctx context.Context, st *store.Store, d Deleter, b store.Broadcast,
 			return sum, err
 		}
 	}
-	r := &retractor{st: st, d: d, bid: b.ID, calls: batches(todo, o.PerCall), o: o, done: map[int64]Change{}}
+	r := &retractor{st: st, d: d, bid: b.ID, calls: batches(todo, scopes, o.PerCall), o: o, done: map[int64]Change{}}
 	targets := make([]fanout.Target, len(r.calls))
 	for i := range r.calls {
 		targets[i] = fanout.Target{Index: i, Recipient: fmt.Sprintf("call %d", i+1)}
@@ -163,7 +172,7 @@ func Retract(ctx context.Context, st *store.Store, d Deleter, b store.Broadcast,
 	// retracted, and are reported so.
 	for i, ok := range reached {
 		if !ok {
-			for _, e := range r.calls[i] {
+			for _, e := range r.calls[i].entries {
 				tally(Change{Entry: e, Status: fanout.StatusNotSent, Err: fanout.ErrNotSent})
 			}
 		}
@@ -189,23 +198,76 @@ func count(sum *fanout.Summary, st fanout.Status) {
 	}
 }
 
+// call is one delete call's recipients, all of one scope: the account's own
+// message ids (a zero channel), or one channel's.
+type call struct {
+	channel store.Peer
+	entries []store.Entry
+}
+
 // batches packs entries into calls of at most perCall ids, never splitting
-// one recipient's ids unless they alone are over the limit.
-func batches(entries []store.Entry, perCall int) [][]store.Entry {
-	var out [][]store.Entry
-	var cur []store.Entry
-	n := 0
+// one recipient's ids unless they alone are over the limit, and never
+// mixing scopes: the account's ids first, then each channel's, in the order
+// the entries came.
+func batches(entries []store.Entry, scopes map[int64]store.Peer, perCall int) []call {
+	var order []int64
+	byScope := map[int64][]store.Entry{}
 	for _, e := range entries {
-		k := len(e.Messages())
-		if n+k > perCall && len(cur) > 0 {
-			out, cur, n = append(out, cur), nil, 0
+		k := scopes[e.PeerID].ID // 0 for the account's own ids
+		if _, ok := byScope[k]; !ok {
+			order = append(order, k)
 		}
-		cur, n = append(cur, e), n+k
+		byScope[k] = append(byScope[k], e)
 	}
-	if len(cur) > 0 {
-		out = append(out, cur)
+	slices.SortStableFunc(order, func(a, b int64) int {
+		switch {
+		case a == 0 && b != 0:
+			return -1
+		case b == 0 && a != 0:
+			return 1
+		}
+		return 0
+	})
+	var out []call
+	for _, k := range order {
+		var cur []store.Entry
+		n := 0
+		channel := scopes[byScope[k][0].PeerID]
+		for _, e := range byScope[k] {
+			ids := len(e.Messages())
+			if n+ids > perCall && len(cur) > 0 {
+				out, cur, n = append(out, call{channel, cur}), nil, 0
+			}
+			cur, n = append(cur, e), n+ids
+		}
+		if len(cur) > 0 {
+			out = append(out, call{channel, cur})
+		}
 	}
 	return out
+}
+
+// scopeOf is where e's message ids are numbered: the zero Peer for the
+// account's own (a private chat, a basic group), or the channel's, from the
+// peer cache, whose access hash channels.deleteMessages needs. The journal
+// names a channel by its Bot API id (store/chats.go); an entry from before
+// that names it by its own positive id, which only the cache tells apart
+// from a user's.
+func scopeOf(st *store.Store, e store.Entry) (store.Peer, error) {
+	kind := store.KindOfID(e.PeerID)
+	if kind == store.KindChat {
+		return store.Peer{}, nil
+	}
+	p, ok, err := st.LookupPeer(fmt.Sprintf("id:%d", e.PeerID))
+	switch {
+	case err != nil:
+		return store.Peer{}, err
+	case ok && p.Kind == store.KindChannel:
+		return p, nil
+	case kind == store.KindChannel:
+		return store.Peer{}, ErrPeerForgotten
+	}
+	return store.Peer{}, nil
 }
 
 // retractor is the fanout.Sender of a retract: one target per call.
@@ -213,7 +275,7 @@ type retractor struct {
 	st    *store.Store
 	d     Deleter
 	bid   string
-	calls [][]store.Entry
+	calls []call
 	o     RetractOptions
 
 	mu   sync.Mutex
@@ -224,11 +286,12 @@ type retractor struct {
 // Telegram refuses the call, one recipient's message may be the cause: each
 // is then tried alone, so the others are still retracted.
 func (r *retractor) Send(ctx context.Context, t fanout.Target) (fanout.Receipt, error) {
-	open := r.unsettled(r.calls[t.Index])
+	channel := r.calls[t.Index].channel
+	open := r.unsettled(r.calls[t.Index].entries)
 	if len(open) == 0 {
 		return fanout.Receipt{}, nil
 	}
-	err := r.delete(ctx, open)
+	err := r.delete(ctx, channel, open)
 	if err == nil || !refused(err) {
 		return fanout.Receipt{}, err
 	}
@@ -237,7 +300,7 @@ func (r *retractor) Send(ctx context.Context, t fanout.Target) (fanout.Receipt, 
 		return fanout.Receipt{}, nil
 	}
 	for _, e := range open {
-		err := r.delete(ctx, []store.Entry{e})
+		err := r.delete(ctx, channel, []store.Entry{e})
 		switch {
 		case err == nil:
 		case refused(err):
@@ -250,7 +313,7 @@ func (r *retractor) Send(ctx context.Context, t fanout.Target) (fanout.Receipt, 
 }
 
 // delete deletes entries' messages in one call and journals them.
-func (r *retractor) delete(ctx context.Context, entries []store.Entry) error {
+func (r *retractor) delete(ctx context.Context, channel store.Peer, entries []store.Entry) error {
 	var ids []int
 	peers := make([]int64, len(entries))
 	for i, e := range entries {
@@ -258,7 +321,7 @@ func (r *retractor) delete(ctx context.Context, entries []store.Entry) error {
 		peers[i] = e.PeerID
 	}
 	for start := 0; start < len(ids); start += r.o.PerCall {
-		if _, err := r.d.Delete(ctx, ids[start:min(len(ids), start+r.o.PerCall)]); err != nil {
+		if _, err := r.d.Delete(ctx, channel, ids[start:min(len(ids), start+r.o.PerCall)]); err != nil {
 			return err
 		}
 	}
@@ -312,8 +375,8 @@ func (r *retractor) settle(e store.Entry, st fanout.Status, err error) {
 func (r *retractor) outcome(res fanout.Result) []Change {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := make([]Change, 0, len(r.calls[res.Target.Index]))
-	for _, e := range r.calls[res.Target.Index] {
+	out := make([]Change, 0, len(r.calls[res.Target.Index].entries))
+	for _, e := range r.calls[res.Target.Index].entries {
 		if c, ok := r.done[e.PeerID]; ok {
 			out = append(out, c)
 			continue

@@ -7,7 +7,10 @@
 //   - concurrency: a bounded number of targets in flight at once;
 //   - rate limiting: one limiter shared by all workers, charged per attempt;
 //   - flood waits: one shared gate that pauses every worker when the server
-//     asks the client to slow down, not only the one that was told;
+//     asks the client to slow down, not only the one that was told, and a
+//     rate learned from that wall, so that it is met once;
+//   - the wire: only as many requests on it at once as the workers need
+//     (Wire), so that a server's limit is not met by all of them at once;
 //   - retries: Temporary errors are retried with backoff and jitter for a
 //     bounded time, Fatal errors stop the whole run, anything else fails just
 //     its own target;

@@ -195,11 +195,22 @@ type run struct {
 	fatal   atomic.Pointer[error]
 
 	sender  Sender
-	limiter *rate.Limiter // rate.Inf when unlimited
-	// learned counts sends the server accepted since learnedSince, to learn
-	// its rate from the next flood wait (guarded by gate.mu).
-	learned      int
-	learnedSince time.Time
+	limiter atomic.Pointer[rate.Limiter] // rate.Inf when unlimited
+	wire    *wire
+	// Learning the server's rate (see wall and opened), guarded by gate.mu. An
+	// epoch runs from one opening of the gate to the next wall; accepted
+	// counts the sends the server took that started in the current epoch
+	// (prev those of the one before, whose rate is due at the next
+	// opening).
+	epoch       int
+	epochStart  time.Time
+	accepted    int
+	prev        int
+	learnDue    bool
+	wallSpan    time.Duration // from the last epoch's start to its wall, plus the wait
+	wallWait    time.Duration
+	learnedOnce bool
+	unannounced bool // shutEarly closed the gate; closeGate has not said so yet
 	// ceiling is the rate the user allowed (rate.Inf when none); a learned
 	// rate climbs back towards it while no flood wait comes.
 	ceiling      rate.Limit
@@ -222,8 +233,8 @@ func newRun(ctx context.Context, s Sender, opts Options) *run {
 		ctx:          ctx,
 		stopCtx:      stopCtx,
 		stop:         stop,
-		sendCtx:      context.WithoutCancel(ctx),
 		sender:       s,
+		wire:         newWire(max(opts.Concurrency, 1)),
 		maxFloodWait: opts.MaxFloodWait,
 		retryFor:     opts.RetryFor,
 		onResult:     opts.OnResult,
@@ -239,12 +250,15 @@ func newRun(ctx context.Context, s Sender, opts Options) *run {
 	if r.retryFor <= 0 {
 		r.retryFor = DefaultRetryFor
 	}
-	r.limiter = rate.NewLimiter(rate.Inf, 1)
+	// Sends run to their end even when the run is interrupted.
+	r.sendCtx = context.WithoutCancel(ctx)
+	lim := rate.NewLimiter(rate.Inf, 1)
 	if opts.Rate > 0 {
-		r.limiter = rate.NewLimiter(rate.Limit(opts.Rate), max(opts.Burst, 1))
+		lim = rate.NewLimiter(rate.Limit(opts.Rate), max(opts.Burst, 1))
 	}
-	r.ceiling = r.limiter.Limit()
-	r.learnedSince = time.Now()
+	r.limiter.Store(lim)
+	r.ceiling = lim.Limit()
+	r.epochStart = time.Now()
 	return r
 }
 
@@ -262,8 +276,11 @@ func (r *run) send(t Target) {
 	if r.settled(res) {
 		return
 	}
+	// The Send finds the engine through its context (Wire).
+	a := &attempt{r: r}
+	ctx := context.WithValue(r.sendCtx, attemptKey{}, a)
 	for {
-		waited, err := r.ready()
+		waited, epoch, err := r.ready()
 		if err != nil {
 			r.abandon(res, start, lastErr)
 			return
@@ -274,11 +291,18 @@ func (r *run) send(t Target) {
 			gated += waited
 		}
 		res.Attempts++
-		rc, err := r.sender.Send(r.sendCtx, t)
+		sendStart := time.Now()
+		rc, err := r.sender.Send(ctx, t)
+		r.wire.sent(a, time.Since(sendStart))
 
 		var fw *FloodWaitError
+		if errors.Is(err, ErrGated) {
+			// Nothing went out: back to the gate, no attempt made.
+			res.Attempts--
+			continue
+		}
 		if !errors.As(err, &fw) && !IsTemporary(err) {
-			r.accepted()
+			r.took(epoch)
 		}
 		switch {
 		case err == nil:
@@ -366,29 +390,34 @@ func (r *run) settled(res Result) bool {
 
 // ready blocks until the next attempt may start: the flood gate is open and
 // the rate limiter has granted a token. It returns the time spent at the gate,
-// and an error if the run was stopped or interrupted meanwhile.
-func (r *run) ready() (gated time.Duration, err error) {
+// the learning epoch the attempt belongs to, and an error if the run was
+// stopped or interrupted meanwhile.
+func (r *run) ready() (gated time.Duration, epoch int, err error) {
 	for {
 		waited, err := r.gate.wait(r.stopCtx)
 		gated += waited
 		if err != nil {
-			return gated, err
+			return gated, 0, err
 		}
+		r.opened()
 		r.raise()
-		if err := r.limiter.Wait(r.stopCtx); err != nil {
+		if err := r.limiter.Load().Wait(r.stopCtx); err != nil {
 			// Wait fails at once when ctx's deadline comes before the
 			// next token; no send can happen before then, so the target
 			// is interrupted, just not yet.
 			if _, ok := r.stopCtx.Deadline(); ok {
 				<-r.stopCtx.Done()
 			}
-			return gated, err
+			return gated, 0, err
 		}
 		// Another worker may have hit a flood wait while this one waited
 		// for a token: the token is wasted, but sending now would only earn
 		// another flood wait.
-		if r.gate.open() {
-			return gated, r.halted()
+		r.gate.mu.Lock()
+		open, epoch := !time.Now().Before(r.gate.until), r.epoch
+		r.gate.mu.Unlock()
+		if open {
+			return gated, epoch, r.halted()
 		}
 	}
 }
@@ -423,72 +452,147 @@ func (r *run) fatalErr() error {
 func (r *run) closeGate(wait time.Duration, t Target) {
 	r.gate.mu.Lock()
 	defer r.gate.mu.Unlock()
+	if !r.shut(wait) && !r.unannounced {
+		return
+	}
+	r.unannounced = false
+	if r.onWait != nil {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.onWait(WaitEvent{Wait: wait, Until: r.gate.until, Target: t})
+	}
+}
+
+// shut closes the gate for wait from now, unless it is closed until later
+// already, and reports whether it did. Called with gate.mu held.
+func (r *run) shut(wait time.Duration) bool {
 	now := time.Now()
 	until := now.Add(wait)
 	if !until.After(r.gate.until) {
-		return
+		return false
 	}
 	// Learn only from a fresh wall: the flood waits of sends that were
 	// already in flight when the gate closed say nothing new about the rate.
 	if !now.Before(r.gate.until) {
-		r.learn(now, wait)
+		r.wall(now, wait)
 	}
 	r.gate.until = until
-	if r.onWait != nil {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		r.onWait(WaitEvent{Wait: wait, Until: until, Target: t})
-	}
+	return true
 }
 
-// minLearnedRate is the floor of a learned rate: slow, but still moving.
-const minLearnedRate = 0.1
-
-// accepted counts a send the server took (delivered or refused for good, not
-// told to wait).
-func (r *run) accepted() {
+// shutEarly closes the gate as soon as a Sender's request comes back with a
+// flood wait (Wire's done), before its slot on the wire can go to another
+// request; closeGate announces it when the Send returns.
+func (r *run) shutEarly(err error) {
+	var fw *FloodWaitError
+	if !errors.As(err, &fw) {
+		return
+	}
+	wait := max(fw.Wait, minFloodWait)
+	if wait > r.maxFloodWait || r.halted() != nil {
+		return // the target fails instead, or nobody waits
+	}
 	r.gate.mu.Lock()
-	r.learned++
+	if r.shut(wait) {
+		r.unannounced = true
+	}
 	r.gate.mu.Unlock()
 }
 
-// learn lowers the shared rate to what the server just accepted: the sends it
-// took since the last flood wait, spread over that time plus the wait it
-// asked for. Hitting the server's limit once and then keeping under it costs
-// far less than meeting a flood wait on every burst. The rate only ever goes
-// down. Called with gate.mu held.
-func (r *run) learn(now time.Time, wait time.Duration) {
-	span := now.Sub(r.learnedSince) + wait
-	if r.learned > 0 {
-		learned := max(float64(r.learned)/span.Seconds(), minLearnedRate)
-		if rate.Limit(learned) < r.limiter.Limit() {
-			r.limiter.SetLimit(rate.Limit(learned))
-			// While everyone waits, the server refills at least as many
-			// sends as the learned rate earns in that time: let them go at
-			// once when the gate opens, then keep the learned pace.
-			r.limiter.SetBurst(max(1, int(learned*wait.Seconds())))
-		}
+// Learning the server's rate. A server that limits sends refuses them with
+// a flood wait once its allowance is spent; the sends it took from the start
+// of an epoch (the run's start, or the gate's last opening) until that wall
+// are what it allows over that span plus the wait it asks for, during which
+// it refills. Pacing a little under that rate from the wall on meets the
+// limit once rather than on every burst. The count waits until the gate
+// opens again, so that sends still on the wire at the wall are counted too.
+const (
+	// minLearnedRate is the floor of a learned rate: slow, but moving.
+	minLearnedRate = 0.1
+	// learnMargin paces under the rate measured, which cannot be exact
+	// (the wait is in whole seconds, the clocks are not the server's).
+	learnMargin = 0.99
+	// probeEvery and probeStep: with no rate given, a learned rate is
+	// raised by half after each probeEvery without a flood wait, so
+	// that a server that raised its limit is found again; one that did
+	// not answers with a wall, and the rate is learned anew.
+	probeEvery = 30 * time.Second
+	probeStep  = 1.5
+)
+
+// took counts a send the server took (delivered or refused for good, not
+// told to wait) that started in the given epoch.
+func (r *run) took(epoch int) {
+	r.gate.mu.Lock()
+	switch epoch {
+	case r.epoch:
+		r.accepted++
+	case r.epoch - 1:
+		r.prev++
 	}
-	r.learned = 0
-	r.learnedSince = now.Add(wait)
-	r.raisedAt = now.Add(wait)
+	r.gate.mu.Unlock()
 }
 
-// raise lets a learned rate climb back by a tenth a second towards the rate
-// the user set, while the server says nothing. The estimate from one wall
-// errs low (the wait is rounded up to whole seconds), and a user who gave
-// the server's real rate should get it. With no rate given there is no
-// ceiling to climb to, and the learned rate stands.
+// wall ends the current epoch at a fresh flood wait. Called with gate.mu
+// held.
+func (r *run) wall(now time.Time, wait time.Duration) {
+	r.prev, r.accepted = r.accepted, 0
+	r.epoch++
+	r.wallSpan = now.Sub(r.epochStart) + wait
+	r.wallWait = wait
+	r.learnDue = true
+}
+
+// opened sets the pacing learned from the last wall when the gate opens
+// after it, and starts the next epoch.
+func (r *run) opened() {
+	r.gate.mu.Lock()
+	defer r.gate.mu.Unlock()
+	now := time.Now()
+	if !r.learnDue || now.Before(r.gate.until) {
+		return
+	}
+	r.learnDue = false
+	r.epochStart, r.raisedAt = now, now
+	if r.prev == 0 || r.wallSpan <= 0 {
+		return
+	}
+	learned := max(learnMargin*float64(r.prev)/r.wallSpan.Seconds(), minLearnedRate)
+	if rate.Limit(learned) >= r.limiter.Load().Limit() {
+		return // learning only ever slows down; raise speeds up
+	}
+	// While everyone waited, the server refilled about as many sends as
+	// the rate earns in that time: a fresh limiter starts with them, so
+	// they go at once, and then the learned pace holds.
+	r.limiter.Store(rate.NewLimiter(rate.Limit(learned), max(1, int(learned*r.wallWait.Seconds()))))
+	r.learnedOnce = true
+}
+
+// raise lets a learned rate climb back while the server says nothing: by a
+// tenth a second towards the rate the user set (the estimate from one wall
+// errs low, and a user who gave the server's real rate should get it), or,
+// with no rate given, by half every probeEvery (a server may raise its
+// limit; one that did not answers with a wall, and the rate is learned
+// again).
 func (r *run) raise() {
 	r.gate.mu.Lock()
 	defer r.gate.mu.Unlock()
 	now := time.Now()
-	cur := r.limiter.Limit()
-	if cur >= r.ceiling || r.ceiling == rate.Inf || now.Sub(r.raisedAt) < time.Second || now.Before(r.gate.until) {
+	lim := r.limiter.Load()
+	cur := lim.Limit()
+	if !r.learnedOnce || now.Before(r.gate.until) {
 		return
 	}
-	r.limiter.SetLimit(min(r.ceiling, cur*1.1))
-	r.raisedAt = now
+	switch {
+	case r.ceiling == rate.Inf:
+		if now.Sub(r.raisedAt) >= probeEvery {
+			lim.SetLimit(cur * probeStep)
+			r.raisedAt = now
+		}
+	case cur < r.ceiling && now.Sub(r.raisedAt) >= time.Second:
+		lim.SetLimit(min(r.ceiling, cur*1.1))
+		r.raisedAt = now
+	}
 }
 
 // abandon ends a target that was waiting when the run was stopped or

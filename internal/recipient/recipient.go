@@ -57,8 +57,22 @@ type Recipient struct {
 	Value string
 	// Key identifies the recipient regardless of how it was written:
 	// "@" and the lowercase username, "+" and digits, "id:" and the id, or
-	// "me". Two recipients with the same Key are the same recipient.
+	// "me", then "/" and the topic for a forum topic. Two recipients with
+	// the same Key are the same recipient.
 	Key string
+	// Topic is the forum topic a message goes to (its id, the id of the
+	// message that opened it), or 0 for the chat itself. The General
+	// topic (id 1) is the chat itself, so it is 0 here.
+	Topic int
+}
+
+// PeerKey is the Key of the chat or user itself, without the topic: the
+// key the peer cache knows it by.
+func (r Recipient) PeerKey() string {
+	if r.Topic == 0 {
+		return r.Key
+	}
+	return strings.TrimSuffix(r.Key, "/"+strconv.Itoa(r.Topic))
 }
 
 // Error reports an input that is not a valid recipient.
@@ -87,8 +101,14 @@ const (
 // accepted forms are @name, name, t.me/name and telegram.me/name links
 // (with or without http:// or https://, and with an optional trailing
 // "/"), +phone (spaces, dashes, dots and parentheses allowed), a numeric
-// id (negative for chats), and "me" or "self". Bare digits are an id, never
-// a phone: a phone needs its "+". Errors are of type *Error.
+// id (negative for chats, as the Bot API writes them: -ID for a basic
+// group, -100ID for a supergroup or channel), and "me" or "self". Bare
+// digits are an id, never a phone: a phone needs its "+".
+//
+// Groups and channels: a forum topic is @name/TOPIC or t.me/name/TOPIC; a
+// private supergroup or channel is t.me/c/ID (its link in Telegram's apps),
+// and t.me/c/ID/TOPIC a topic in it; -100ID/TOPIC is the same topic. Errors
+// are of type *Error.
 func Parse(s string) (Recipient, error) {
 	r, reason := parse(strings.TrimSpace(s))
 	if reason != "" {
@@ -112,6 +132,9 @@ func parse(s string) (Recipient, string) {
 		return parsePhone(s)
 	case isNumber(strings.TrimPrefix(s, "-")):
 		return parseID(s)
+	case c == '-' && strings.Contains(s, "/") && isNumber(s[1:strings.Index(s, "/")]):
+		id, topic, _ := strings.Cut(s, "/")
+		return withTopic(parseID(id))(topic)
 	case looksLikePhone(s):
 		return Recipient{}, "a phone number must start with + and the country code"
 	case c == '-':
@@ -119,7 +142,7 @@ func parse(s string) (Recipient, string) {
 	case isDigit(c):
 		return Recipient{}, "not a number, and a username must start with a letter"
 	case c == '@':
-		return parseUsername(s[1:])
+		return parseNamePath(s[1:])
 	}
 	if rest, ok, reason := cutLink(s); ok || reason != "" {
 		if reason != "" {
@@ -127,7 +150,7 @@ func parse(s string) (Recipient, string) {
 		}
 		return parseLinkPath(rest)
 	}
-	return parseUsername(s)
+	return parseNamePath(s)
 }
 
 // cutLink reports whether s is a t.me or telegram.me link and returns what
@@ -173,10 +196,92 @@ func parseLinkPath(path string) (Recipient, string) {
 		return Recipient{}, "invite links are not supported"
 	case strings.HasPrefix(strings.ToLower(path), "joinchat/"):
 		return Recipient{}, "invite links are not supported"
-	case strings.Contains(path, "/"):
-		return Recipient{}, "a link with more than a username is not supported"
+	case path == "c" || strings.HasPrefix(path, "c/"):
+		return parsePrivateLink(strings.TrimPrefix(path, "c/"))
 	}
-	return parseUsername(path)
+	return parseNamePath(path)
+}
+
+// parseNamePath parses a username with an optional "/TOPIC", as written
+// after "@" or in a t.me link.
+func parseNamePath(path string) (Recipient, string) {
+	name, topic, hasTopic := strings.Cut(path, "/")
+	if !hasTopic {
+		return parseUsername(name)
+	}
+	if strings.Contains(topic, "/") {
+		return Recipient{}, "a link to a message is not a recipient: give the chat (t.me/name) or a forum topic (t.me/name/TOPIC)"
+	}
+	if name == "s" {
+		// t.me/s/name is a channel's web preview, not a topic.
+		return Recipient{}, "a link with more than a username or a topic is not supported"
+	}
+	return withTopic(parseUsername(name))(topic)
+}
+
+// maxChannelID bounds the id in a t.me/c/ID link: channel ids are below
+// 10^12, the offset the Bot API (and so -100ID) marks them with.
+const maxChannelID = 1_000_000_000_000 - 1
+
+// ChannelMark is what the Bot API adds to a channel's id before negating it:
+// channel 1234567890 is -1001234567890. Keys and the journal use the same
+// numbers, so a chat can never share an id with a user.
+const ChannelMark = 1_000_000_000_000
+
+// parsePrivateLink parses what follows "t.me/c/": ID or ID/TOPIC, the link
+// Telegram's apps give a private supergroup or channel.
+func parsePrivateLink(path string) (Recipient, string) {
+	id, topic, hasTopic := strings.Cut(path, "/")
+	if !isNumber(id) || len(id) > 12 {
+		return Recipient{}, "t.me/c/ takes the chat's number, as in t.me/c/1234567890"
+	}
+	n, _ := strconv.ParseInt(id, 10, 64)
+	if n <= 0 || n > maxChannelID {
+		return Recipient{}, "the chat number in t.me/c/ is out of range"
+	}
+	r, reason := parseID(strconv.FormatInt(-ChannelMark-n, 10))
+	if !hasTopic {
+		return r, reason
+	}
+	if strings.Contains(topic, "/") {
+		return Recipient{}, "a link to a message is not a recipient: give the chat (t.me/c/ID) or a forum topic (t.me/c/ID/TOPIC)"
+	}
+	return withTopic(r, reason)(topic)
+}
+
+// withTopic adds the forum topic written after a chat to a parsed chat.
+// Topic 1 is the General topic, which is the chat itself.
+func withTopic(r Recipient, reason string) func(topic string) (Recipient, string) {
+	return func(topic string) (Recipient, string) {
+		if reason != "" {
+			return Recipient{}, reason
+		}
+		if !isNumber(topic) {
+			return Recipient{}, "after the chat comes a forum topic's number, as in @name/42"
+		}
+		n, err := strconv.ParseInt(topic, 10, 32)
+		switch {
+		case err != nil:
+			return Recipient{}, "the topic number is out of range"
+		case n == 0:
+			return Recipient{}, "a topic number cannot be 0"
+		case r.Kind == ID && !strings.HasPrefix(r.Value, "-"):
+			return Recipient{}, "only a group or channel has topics"
+		case r.Kind == ID && isBasicGroup(r.Value):
+			return Recipient{}, "a basic group has no topics; only a forum supergroup has"
+		case n == 1:
+			return r, "" // the General topic
+		}
+		r.Topic = int(n)
+		r.Key += "/" + strconv.FormatInt(n, 10)
+		return r, ""
+	}
+}
+
+// isBasicGroup: a negative id above the channel mark is a basic group's.
+func isBasicGroup(v string) bool {
+	id, err := strconv.ParseInt(v, 10, 64)
+	return err == nil && id < 0 && id > -ChannelMark
 }
 
 // parseUsername validates a username given without its "@".
@@ -361,4 +466,28 @@ func Dedupe(rs []Recipient) []Recipient {
 		out = append(out, r)
 	}
 	return out
+}
+
+// OnePlacePerChat refuses recipients (after Dedupe) that name the same
+// chat twice with different places in it: the chat itself and a topic, or
+// two topics. A broadcast's journal and random_ids are per chat, so one
+// broadcast delivers to one place in each chat; another topic needs a
+// broadcast of its own. The same chat written two ways (@name, t.me/c/ID)
+// is caught only once both are resolved, by the sender.
+func OnePlacePerChat(rs []Recipient) error {
+	first := map[string]Recipient{}
+	var errs []error
+	for _, r := range rs {
+		k := r.PeerKey()
+		f, ok := first[k]
+		if !ok {
+			first[k] = r
+			continue
+		}
+		if f.Key != r.Key {
+			errs = append(errs, &Error{Input: r.Input, Reason: fmt.Sprintf(
+				"%s is another place in the same chat, and a broadcast goes to one place per chat: send to the other in a second broadcast", f.Input)})
+		}
+	}
+	return errors.Join(errs...)
 }

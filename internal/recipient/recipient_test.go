@@ -45,6 +45,19 @@ func TestParseAccepted(t *testing.T) {
 		{"self", Self, "me", "me"},
 		{"Self", Self, "me", "me"},
 		{"@self", Username, "self", "@self"}, // the @ makes it a username
+		// Groups, channels and forum topics.
+		{"@Club_Forum/42", Username, "Club_Forum", "@club_forum/42"},
+		{"club_forum/42", Username, "club_forum", "@club_forum/42"},
+		{"t.me/club_forum/42", Username, "club_forum", "@club_forum/42"},
+		{"https://t.me/club_forum/42/", Username, "club_forum", "@club_forum/42"},
+		{"@club_forum/1", Username, "club_forum", "@club_forum"}, // General is the chat
+		{"@club_forum/007", Username, "club_forum", "@club_forum/7"},
+		{"t.me/c/1234567890", ID, "-1001234567890", "id:-1001234567890"},
+		{"https://t.me/c/1234567890/", ID, "-1001234567890", "id:-1001234567890"},
+		{"t.me/c/1234567890/42", ID, "-1001234567890", "id:-1001234567890/42"},
+		{"t.me/c/1/1", ID, "-1000000000001", "id:-1000000000001"},
+		{"-1001234567890/42", ID, "-1001234567890", "id:-1001234567890/42"},
+		{"-2001", ID, "-2001", "id:-2001"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -52,7 +65,7 @@ func TestParseAccepted(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Parse(%q): %v", tt.in, err)
 			}
-			want := Recipient{Input: tt.in, Kind: tt.kind, Value: tt.value, Key: tt.key}
+			want := Recipient{Input: tt.in, Kind: tt.kind, Value: tt.value, Key: tt.key, Topic: topicOf(tt.key)}
 			if r != want {
 				t.Errorf("Parse(%q) = %+v, want %+v", tt.in, r, want)
 			}
@@ -100,9 +113,20 @@ func TestParseRejected(t *testing.T) {
 		{"t.me/+15551234567", "phone number links are not supported"},
 		{"t.me/friend1?start=x", "query"},
 		{"t.me/friend1#x", "query or fragment"},
-		{"t.me/friend1/123", "more than a username"},
-		{"t.me/s/friend1", "more than a username"},
-		{"t.me/friend1//", "more than a username"},
+		{"t.me/friend1/123/7", "a link to a message is not a recipient"},
+		{"t.me/s/friend1", "more than a username or a topic"},
+		{"t.me/friend1//", "topic's number"},
+		{"t.me/friend1/abc", "topic's number"},
+		{"@friend1/0", "cannot be 0"},
+		{"@friend1/-3", "topic's number"},
+		{"@friend1/2147483648", "out of range"},
+		{"@ab/42", "4 to 32 characters"},
+		{"t.me/c/", "chat's number"},
+		{"t.me/c/abc", "chat's number"},
+		{"t.me/c/0", "out of range"},
+		{"t.me/c/1000000000000", "chat's number"},
+		{"t.me/c/123/42/9", "a link to a message is not a recipient"},
+		{"-2001/42", "a basic group has no topics"},
 		{"t.me/", "no username"},
 		{"t.me", "no username"},
 		{"https://t.me", "no username"},
@@ -273,11 +297,63 @@ func TestDedupe(t *testing.T) {
 	}
 }
 
+// topicOf is the topic a Key ends with, for the table above.
+func topicOf(key string) int {
+	i := strings.LastIndex(key, "/")
+	if i < 0 {
+		return 0
+	}
+	n := 0
+	fmt.Sscan(key[i+1:], &n)
+	return n
+}
+
+func TestPeerKey(t *testing.T) {
+	for in, want := range map[string]string{
+		"@club/42": "@club", "t.me/c/123/42": "id:-1000000000123", "@club": "@club", "+15551234567": "+15551234567",
+	} {
+		r, err := Parse(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := r.PeerKey(); got != want {
+			t.Errorf("Parse(%q).PeerKey() = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestOnePlacePerChat(t *testing.T) {
+	ok := []string{"@club/42", "@friend1", "t.me/club/42", "@other/3", "@club2"}
+	rs, err := ParseAll(ok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := OnePlacePerChat(Dedupe(rs)); err != nil {
+		t.Errorf("OnePlacePerChat(%v) = %v", ok, err)
+	}
+	bad := []string{"@club/42", "@club", "t.me/club/43", "t.me/c/5/2", "t.me/c/5"}
+	rs, err = ParseAll(bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = OnePlacePerChat(Dedupe(rs))
+	var e *Error
+	if !errors.As(err, &e) || e.Input != "@club" || !strings.Contains(err.Error(), "one place per chat") {
+		t.Fatalf("OnePlacePerChat(%v) = %v", bad, err)
+	}
+	for _, in := range []string{"t.me/club/43", "t.me/c/5"} {
+		if !strings.Contains(err.Error(), in) {
+			t.Errorf("%s is not reported in %v", in, err)
+		}
+	}
+}
+
 func FuzzParse(f *testing.F) {
 	for _, s := range []string{
 		"", "me", "SELF", "@friend1", "Friend_1", "t.me/friend1", "https://telegram.me/x_y_z/",
 		"t.me/+AbC", "t.me/joinchat/x", "+1 (555) 123-4567", "+", "123", "-1001234567890",
 		"9223372036854775808", "12a", "(555) 123", "@ab", "http://", "a://b", "t.me//", "\xff\xfe",
+		"@club/42", "t.me/c/123/4", "t.me/c/999999999999", "-1001234567890/1", "-5/5",
 	} {
 		f.Add(s)
 	}
@@ -297,6 +373,12 @@ func FuzzParse(f *testing.F) {
 		again := r.Key
 		if r.Kind == ID {
 			again = r.Value
+			if r.Topic != 0 {
+				again += "/" + fmt.Sprint(r.Topic)
+			}
+		}
+		if r.Topic < 0 || (r.Topic != 0) != (r.PeerKey() != r.Key) {
+			t.Fatalf("Parse(%q) = %+v: topic and key disagree", s, r)
 		}
 		r2, err := Parse(again)
 		if err != nil {

@@ -108,7 +108,11 @@ func (w *world) removeFromInbox(to, from int64, id int) {
 // (https://core.telegram.org/method/messages.editMessage): the new text (a
 // caption, for a message with media) and entities replace the old in the
 // recipient's inbox, and the answer is Updates with updateEditMessage
-// carrying the edited message, as sends answer updateNewMessage.
+// carrying the edited message, as sends answer updateNewMessage (in a
+// channel or supergroup updateEditChannelMessage with the channel's pts,
+// as its sends answer updateNewChannelMessage). In a group or channel the
+// caller edits its own messages, under the same edit_time_limit (that the
+// limit applies there alike is a guess).
 //
 // Errors, all in gotd's schema docs: PEER_ID_INVALID for a peer the caller
 // cannot name; MESSAGE_ID_INVALID for an id that is not the caller's
@@ -132,18 +136,9 @@ func (s *Server) editMessage(c *call) (bin.Encoder, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	now := time.Now()
-	to, err := w.inputPeer(c.self, r.Peer)
+	to, m, err := w.editTarget(c.self, r.Peer, r.ID)
 	if err != nil {
 		return nil, err
-	}
-	a := w.account(c.self.ID)
-	om := a.out[r.ID]
-	if om == nil || om.to != to.ID || !om.visible() {
-		return nil, errMessageIDInvalid
-	}
-	m := w.find(to.ID, c.self.ID, r.ID)
-	if m == nil {
-		return nil, errMessageIDInvalid
 	}
 	if r.Media != nil {
 		return nil, tgerr.New(400, "MEDIA_NEW_INVALID")
@@ -176,7 +171,6 @@ func (s *Server) editMessage(c *call) (bin.Encoder, error) {
 	if !caption {
 		m.NoPreview = r.NoWebpage
 	}
-	a.pts++
 	w.edited++
 	w.logLine(editedLine{Event: eventEdited, Message: *m})
 
@@ -184,10 +178,30 @@ func (s *Server) editMessage(c *call) (bin.Encoder, error) {
 	// entities as the request gave them.
 	msg := w.tgMessage(m, s.opts.DC)
 	msg.Entities = newEnts
-	return &tg.Updates{
-		Updates: []tg.UpdateClass{&tg.UpdateEditMessage{Message: msg, Pts: a.pts, PtsCount: 1}},
-		Users:   []tg.UserClass{c.self.tg(true), to.tg(to.ID == c.self.ID)},
-		Chats:   []tg.ChatClass{},
-		Date:    int(now.Unix()),
-	}, nil
+	u := &tg.Updates{Updates: []tg.UpdateClass{w.editUpdate(c.self, to, msg)}, Date: int(now.Unix())}
+	u.Users, u.Chats = to.entities(c.self)
+	return u, nil
+}
+
+// editTarget is the message messages.editMessage names: the caller's own,
+// still there (MESSAGE_ID_INVALID otherwise), in a private chat (ids are
+// the caller's) or a group or channel (editChatMessage). Call with w.mu
+// held.
+func (w *world) editTarget(self *User, peer tg.InputPeerClass, id int) (dest, *Message, error) {
+	if isChatPeer(peer) {
+		return w.editChatMessage(self, peer, id)
+	}
+	to, err := w.inputPeer(self, peer)
+	if err != nil {
+		return dest{}, nil, err
+	}
+	om := w.account(self.ID).out[id]
+	if om == nil || om.to != to.ID || !om.visible() {
+		return dest{}, nil, errMessageIDInvalid
+	}
+	m := w.find(to.ID, self.ID, id)
+	if m == nil {
+		return dest{}, nil, errMessageIDInvalid
+	}
+	return dest{user: to}, m, nil
 }

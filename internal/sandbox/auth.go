@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gotd/td/bin"
 	"github.com/gotd/td/tg"
@@ -47,7 +48,9 @@ func validPhone(p string) (string, error) {
 // (https://core.telegram.org/method/auth.sendCode): a phone_code_hash for
 // the number and auth.sentCodeTypeApp with the code's length, as if the
 // code went to another logged-in app. No code is sent: every number accepts
-// Options.LoginCode.
+// Options.LoginCode. With several DCs a number that lives on another one
+// gets PHONE_MIGRATE_X (transfer.go); sendCodeFaults (loginfaults.go) adds
+// the refusals the Options ask for.
 func (s *Server) authSendCode(c *call) (bin.Encoder, error) {
 	var r tg.AuthSendCodeRequest
 	if err := r.Decode(c.buf); err != nil {
@@ -57,11 +60,19 @@ func (s *Server) authSendCode(c *call) (bin.Encoder, error) {
 	if err != nil {
 		return nil, err
 	}
+	// With several DCs, a number is logged in on its own (transfer.go).
+	if err := s.phoneMigrate(c, phone); err != nil {
+		return nil, err
+	}
 	w := s.world
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if err := s.sendCodeFaults(phone); err != nil {
+		return nil, err
+	}
 	hash := strconv.FormatUint(w.rng.Uint64(), 16)
 	w.codes[hash] = phone
+	w.cl().codeSent[hash] = time.Now()
 	return &tg.AuthSentCode{
 		Type:          &tg.AuthSentCodeTypeApp{Length: len(s.opts.LoginCode)},
 		PhoneCodeHash: hash,
@@ -72,7 +83,7 @@ func (s *Server) authSendCode(c *call) (bin.Encoder, error) {
 // (https://core.telegram.org/method/auth.signIn): PHONE_CODE_INVALID for a
 // wrong code; PHONE_CODE_EXPIRED for a hash this server did not hand out or
 // given for another number (a guess: Telegram's docs name no error for
-// that). With 2FA it answers SESSION_PASSWORD_NEEDED (401) and waits for
+// that), and for a code older than Options.LoginCodeTTL. With 2FA it answers SESSION_PASSWORD_NEEDED (401) and waits for
 // auth.checkPassword, as https://core.telegram.org/api/srp describes and
 // gotd's auth.Client.SignIn expects.
 func (s *Server) authSignIn(c *call) (bin.Encoder, error) {
@@ -85,6 +96,10 @@ func (s *Server) authSignIn(c *call) (bin.Encoder, error) {
 	defer w.mu.Unlock()
 	phone, ok := w.codes[r.PhoneCodeHash]
 	if !ok || phone != normPhone(r.PhoneNumber) {
+		return nil, tgerr.New(400, "PHONE_CODE_EXPIRED")
+	}
+	if s.codeExpired(r.PhoneCodeHash, time.Now()) {
+		delete(w.codes, r.PhoneCodeHash)
 		return nil, tgerr.New(400, "PHONE_CODE_EXPIRED")
 	}
 	if r.PhoneCode != s.opts.LoginCode {
@@ -165,6 +180,7 @@ func (s *Server) authCheckPassword(c *call) (bin.Encoder, error) {
 	}
 	delete(w.challenges, in.SRPID)
 	if !w.srp.check(ch, in.A, in.M1) {
+		w.wrongPassword(uid)
 		return nil, tgerr.New(400, "PASSWORD_HASH_INVALID")
 	}
 	delete(w.awaiting2F, c.key)
@@ -182,7 +198,9 @@ var botTokenRe = regexp.MustCompile(`^([0-9]{1,15}):([A-Za-z0-9_-]{8,})$`)
 // of the right shape creates its bot on first use (the sandbox has no
 // BotFather). ACCESS_TOKEN_INVALID is from gotd's schema docs;
 // ACCESS_TOKEN_EXPIRED for a known bot id with another secret (a revoked
-// token) is a guess, and answered as 401 where the docs say 400.
+// token) is a guess, and answered as 401 where the docs say 400. With
+// several DCs, a bot that lives on another one gets USER_MIGRATE_X first
+// (transfer.go).
 func (s *Server) authImportBot(c *call) (bin.Encoder, error) {
 	var r tg.AuthImportBotAuthorizationRequest
 	if err := r.Decode(c.buf); err != nil {
@@ -195,6 +213,9 @@ func (s *Server) authImportBot(c *call) (bin.Encoder, error) {
 	id, err := strconv.ParseInt(m[1], 10, 64)
 	if err != nil || id <= 0 {
 		return nil, tgerr.New(400, "ACCESS_TOKEN_INVALID")
+	}
+	if err := s.botMigrate(c, id); err != nil {
+		return nil, err
 	}
 	w := s.world
 	w.mu.Lock()

@@ -5,6 +5,7 @@ package sandbox
 // Options.NeverRead).
 
 import (
+	"slices"
 	"time"
 
 	"github.com/gotd/td/bin"
@@ -24,8 +25,9 @@ import (
 // with ReadAfter 0 nobody reads. A message the sender deleted for itself
 // only is still read by its recipient, so read_outbox_max_id can pass
 // top_message (a guess). A peer with no messages gets a dialog with
-// top_message 0 (a guess). The sandbox has no chats, folders or unread
-// incoming messages: read_inbox_max_id and unread_count are 0.
+// top_message 0 (a guess). A group or channel's dialog is chatDialog's
+// (chats.go). The sandbox has no folders or unread incoming messages:
+// read_inbox_max_id and unread_count are 0.
 //
 // Errors: bots cannot call it, BOT_METHOD_INVALID (MadelineProto's docs
 // "Can bots use this method: NO"; the error bots get for user-only methods,
@@ -55,11 +57,22 @@ func (s *Server) getPeerDialogs(c *call) (bin.Encoder, error) {
 	defer w.mu.Unlock()
 	now := time.Now()
 	var peers []*User
+	var chats []*Chat
 	seen := map[int64]bool{}
 	for _, p := range r.Peers {
 		dp, ok := p.(*tg.InputDialogPeer)
 		if !ok {
 			return nil, errPeerIDInvalid
+		}
+		if isChatPeer(dp.Peer) {
+			ch, err := w.chat(dp.Peer)
+			if err != nil {
+				return nil, err
+			}
+			if !slices.Contains(chats, ch) {
+				chats = append(chats, ch)
+			}
+			continue
 		}
 		u, err := w.inputPeer(c.self, dp.Peer)
 		if err != nil {
@@ -92,6 +105,14 @@ func (s *Server) getPeerDialogs(c *call) (bin.Encoder, error) {
 		if u.ID != c.self.ID {
 			out.Users = append(out.Users, u.tg(false))
 		}
+	}
+	for _, ch := range chats {
+		d, top := w.chatDialog(c.self, ch, now)
+		out.Dialogs = append(out.Dialogs, d)
+		if top != nil {
+			out.Messages = append(out.Messages, w.tgMessage(top, s.opts.DC))
+		}
+		out.Chats = append(out.Chats, ch.tg())
 	}
 	return out, nil
 }
@@ -133,7 +154,7 @@ func (w *world) tgMessage(m *Message, dc int) *tg.Message {
 		Out:     true,
 		ID:      m.ID,
 		FromID:  &tg.PeerUser{UserID: m.FromID},
-		PeerID:  &tg.PeerUser{UserID: m.ToID},
+		PeerID:  peerOf(m.ToID),
 		Date:    int(m.Date.Unix()),
 		Message: m.Text,
 		Silent:  m.Silent,
@@ -148,6 +169,11 @@ func (w *world) tgMessage(m *Message, dc int) *tg.Message {
 	}
 	if m.GroupedID != 0 {
 		msg.GroupedID = m.GroupedID
+	}
+	if m.Topic != 0 {
+		msg.ReplyTo = &tg.MessageReplyHeader{ForumTopic: true, ReplyToMsgID: m.Topic, ReplyToTopID: m.Topic}
+	} else if m.ReplyTo != 0 {
+		msg.ReplyTo = &tg.MessageReplyHeader{ReplyToMsgID: m.ReplyTo}
 	}
 	return msg
 }

@@ -39,6 +39,15 @@
 //   - listener.go: the TCP listener below tgtest (codec detection, closing connections).
 //   - wiring.go: the bot token, app credentials and config file the sandbox's users share.
 //   - proxy.go: SOCKS5 and MTProxy test doubles on 127.0.0.1, for the proxy tests.
+//   - cluster.go: several DCs (Options.DCs): DCs 2…N's listeners, keys and tgtest servers,
+//     which DC an account lives on, the DC list help.getConfig announces, per-DC counters.
+//   - transfer.go: PHONE_, USER_ and FILE_MIGRATE_X, auth.exportAuthorization and
+//     auth.importAuthorization.
+//   - qrlogin.go: QR login (auth.exportLoginToken, acceptLoginToken, importLoginToken,
+//     updateLoginToken), Scan and the auto-scanning phone.
+//   - phone.go: ScanRemote, the phone over MTProto (`broadcast sandbox scan`).
+//   - loginfaults.go: refused logins (banned number, flood wait, password flood, expired code)
+//     and RevokeSessions.
 //
 // Every method cites where its Telegram semantics come from (the method's
 // page on core.telegram.org, gotd's schema docs, TDLib, shared/TELEGRAM.md)

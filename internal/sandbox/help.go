@@ -16,7 +16,8 @@ import (
 // (https://core.telegram.org/method/help.getConfig). gotd sends it inside
 // initConnection on every connection and replaces its DC list with the
 // options it returns (shared/TELEGRAM.md, "DC migration"), so the server
-// must advertise its own address and DC; the length limits are the
+// must advertise every DC's address (dcOptions, cluster.go) and, as
+// this_dc, the DC the request reached; the length limits are the
 // sandbox's own MessageLengthMax and CaptionLengthMax, and edit_time_limit
 // and revoke_pm_time_limit are the caller's (limitsFor), which
 // messages.editMessage and messages.deleteMessages enforce. gotd calls it
@@ -33,8 +34,8 @@ func (s *Server) helpGetConfig(c *call) (bin.Encoder, error) {
 	return &tg.Config{
 		Date:                    int(now.Unix()),
 		Expires:                 int(now.Add(time.Hour).Unix()),
-		ThisDC:                  s.opts.DC,
-		DCOptions:               []tg.DCOption{{ID: s.opts.DC, IPAddress: s.addr.IP.String(), Port: s.addr.Port, Static: true}},
+		ThisDC:                  c.req.DC,
+		DCOptions:               s.dcOptions(),
 		ChatSizeMax:             200,
 		MegagroupSizeMax:        200000,
 		ForwardedCountMax:       100,
@@ -64,10 +65,10 @@ func (s *Server) helpGetConfig(c *call) (bin.Encoder, error) {
 }
 
 // helpGetNearestDC answers help.getNearestDc
-// (https://core.telegram.org/method/help.getNearestDc) with the one DC there
-// is. The country "XX" is a guess: the sandbox has no geography.
+// (https://core.telegram.org/method/help.getNearestDc) with the DC asked as
+// the nearest. The country "XX" is a guess: the sandbox has no geography.
 func (s *Server) helpGetNearestDC(c *call) (bin.Encoder, error) {
-	return &tg.NearestDC{Country: "XX", ThisDC: s.opts.DC, NearestDC: s.opts.DC}, nil
+	return &tg.NearestDC{Country: "XX", ThisDC: c.req.DC, NearestDC: c.req.DC}, nil
 }
 
 // updatesGetState answers updates.getState

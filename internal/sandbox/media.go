@@ -48,7 +48,10 @@ func (s *Server) saveFilePart(c *call) (bin.Encoder, error) {
 	if err := r.Decode(c.buf); err != nil {
 		return nil, err
 	}
-	return s.savePart(c.key, r.FileID, r.FilePart, r.Bytes)
+	if err := s.fileMigrate(c); err != nil {
+		return nil, err
+	}
+	return s.savePart(c.key, r.FileID, r.FilePart, r.Bytes, c.req.DC)
 }
 
 // saveBigFilePart answers upload.saveBigFilePart
@@ -63,15 +66,18 @@ func (s *Server) saveBigFilePart(c *call) (bin.Encoder, error) {
 	if r.FilePart >= r.FileTotalParts {
 		return nil, tgerr.New(400, "FILE_PART_INVALID")
 	}
-	return s.savePart(c.key, r.FileID, r.FilePart, r.Bytes)
+	if err := s.fileMigrate(c); err != nil {
+		return nil, err
+	}
+	return s.savePart(c.key, r.FileID, r.FilePart, r.Bytes, c.req.DC)
 }
 
 // savePart keeps a part's size. Part numbers 0 to 3999 and parts of at most
 // 512 KiB follow https://core.telegram.org/api/files (gotd's
 // constant/uploads.go); FILE_PART_INVALID and FILE_PART_SIZE_INVALID are in
 // gotd's schema docs. Parts need not be of one size here, unlike on
-// Telegram.
-func (s *Server) savePart(key [8]byte, fileID int64, part int, data []byte) (bin.Encoder, error) {
+// Telegram. dc is the DC that stores it, for the per-DC counters.
+func (s *Server) savePart(key [8]byte, fileID int64, part int, data []byte, dc int) (bin.Encoder, error) {
 	if part < 0 || part >= 4000 {
 		return nil, tgerr.New(400, "FILE_PART_INVALID")
 	}
@@ -93,6 +99,7 @@ func (s *Server) savePart(key [8]byte, fileID int64, part int, data []byte) (bin
 	// part is counted.
 	if _, seen := u.parts[part]; !seen {
 		w.uploadedBytes += int64(len(data))
+		w.cl().uploaded[dc] += int64(len(data))
 	}
 	u.parts[part] = len(data)
 	return &tg.BoolTrue{}, nil
@@ -150,7 +157,7 @@ func (w *world) fromUpload(key [8]byte, self *User, file tg.InputFileClass, kind
 	default:
 		return nil, tgerr.New(400, "FILE_PARTS_INVALID")
 	}
-	u := w.uploads[uploadKey{key: key, fileID: id}]
+	u := w.findUpload(key, self, id)
 	if u == nil || parts <= 0 {
 		return nil, tgerr.New(400, "FILE_PARTS_INVALID")
 	}
@@ -207,7 +214,7 @@ func (s *Server) sendMedia(c *call) (bin.Encoder, error) {
 	defer w.mu.Unlock()
 	now := time.Now()
 	o := &outgoing{
-		peer: r.Peer, randomID: r.RandomID, text: r.Message, entities: r.Entities,
+		peer: r.Peer, replyTo: r.ReplyTo, randomID: r.RandomID, text: r.Message, entities: r.Entities,
 		silent: r.Silent, scheduleDate: r.ScheduleDate,
 	}
 	to, ids, err := w.prepare(c.self, o, true, now)
@@ -216,7 +223,7 @@ func (s *Server) sendMedia(c *call) (bin.Encoder, error) {
 	}
 	if ids != nil {
 		// A repeat: answer with the original message, media and all.
-		m := w.find(to.ID, c.self.ID, ids[0])
+		m := w.find(to.key(), c.self.ID, ids[0])
 		if m != nil && m.Media != nil {
 			if f := w.files[m.Media.ID]; f != nil {
 				o.mediaTG = f.tg(now, s.opts.DC)
@@ -274,7 +281,8 @@ func (s *Server) uploadMedia(c *call) (bin.Encoder, error) {
 // same bound is a guess), else MULTI_MEDIA_TOO_LONG from gotd's schema docs;
 // one message per item under one grouped_id, taking one slot of the send
 // rate. Unlike prepare it does not check Options.PeerFloodAfter or count the
-// album towards it.
+// album towards it. In a chat the album is one message to its rules
+// (chatCheck) and goes to the topic reply_to names.
 func (s *Server) sendMultiMedia(c *call) (bin.Encoder, error) {
 	var r tg.MessagesSendMultiMediaRequest
 	if err := r.Decode(c.buf); err != nil {
@@ -287,7 +295,7 @@ func (s *Server) sendMultiMedia(c *call) (bin.Encoder, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	now := time.Now()
-	to, err := w.inputPeer(c.self, r.Peer)
+	to, err := w.dest(c.self, r.Peer, r.ReplyTo)
 	if err != nil {
 		return nil, err
 	}
@@ -295,8 +303,9 @@ func (s *Server) sendMultiMedia(c *call) (bin.Encoder, error) {
 	// An album is one request: if its first random_id was seen, the whole
 	// album was delivered and is answered again as it was.
 	first := r.MultiMedia[0].RandomID
-	upd := &tg.Updates{Users: []tg.UserClass{c.self.tg(true), to.tg(to.ID == c.self.ID)}, Chats: []tg.ChatClass{}, Date: int(now.Unix())}
-	if rec, ok := a.sent[sentKey{peer: to.ID, randomID: first}]; ok {
+	upd := &tg.Updates{Date: int(now.Unix())}
+	upd.Users, upd.Chats = to.entities(c.self)
+	if rec, ok := a.sent[sentKey{peer: to.key(), randomID: first}]; ok {
 		for i, im := range r.MultiMedia {
 			if i < len(rec.ids) {
 				upd.Updates = append(upd.Updates, &tg.UpdateMessageID{ID: rec.ids[i], RandomID: im.RandomID})
@@ -318,8 +327,11 @@ func (s *Server) sendMultiMedia(c *call) (bin.Encoder, error) {
 		}
 		files[i] = f
 	}
-	if w.blocked[to.ID] {
+	if to.user != nil && w.blocked[to.user.ID] {
 		return nil, tgerr.New(403, "USER_IS_BLOCKED")
+	}
+	if err := w.chatCheck(c.self, to, true, now); err != nil {
+		return nil, err
 	}
 	if wait, ok := w.takeSendSlot(a, now); !ok {
 		return nil, floodWait(wait)
@@ -329,7 +341,7 @@ func (s *Server) sendMultiMedia(c *call) (bin.Encoder, error) {
 	var ids []int
 	for i, im := range r.MultiMedia {
 		o := &outgoing{
-			peer: r.Peer, randomID: im.RandomID, text: im.Message, entities: im.Entities,
+			peer: r.Peer, replyTo: r.ReplyTo, randomID: im.RandomID, text: im.Message, entities: im.Entities,
 			silent: r.Silent, scheduleDate: r.ScheduleDate, groupedID: group,
 			media: files[i].media(), mediaTG: files[i].tg(now, s.opts.DC),
 		}
@@ -339,6 +351,6 @@ func (s *Server) sendMultiMedia(c *call) (bin.Encoder, error) {
 		upd.Updates = append(upd.Updates, u.Updates...)
 	}
 	// Remember the whole album under its first random_id.
-	a.sent[sentKey{peer: to.ID, randomID: first}] = sentRecord{ids: ids}
+	a.sent[sentKey{peer: to.key(), randomID: first}] = sentRecord{ids: ids}
 	return upd, nil
 }

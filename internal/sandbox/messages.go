@@ -24,9 +24,9 @@ const (
 	CaptionLengthMax = 1024
 )
 
-// inputPeer resolves the destination of a send: users only (the sandbox
-// has no chats), PEER_ID_INVALID for an unknown one or a wrong access hash
-// (gotd's schema docs; shared/TELEGRAM.md "Errors").
+// inputPeer resolves a user as a destination, PEER_ID_INVALID for an
+// unknown one or a wrong access hash (gotd's schema docs; shared/TELEGRAM.md
+// "Errors"). Sends take groups and channels too, through dest (chats.go).
 func (w *world) inputPeer(self *User, in tg.InputPeerClass) (*User, error) {
 	switch v := in.(type) {
 	case *tg.InputPeerSelf:
@@ -42,6 +42,7 @@ func (w *world) inputPeer(self *User, in tg.InputPeerClass) (*User, error) {
 // random_id dedupe and the per-account rate.
 type outgoing struct {
 	peer         tg.InputPeerClass
+	replyTo      tg.InputReplyToClass
 	randomID     int64
 	text         string
 	entities     []tg.MessageEntityClass
@@ -66,40 +67,44 @@ type outgoing struct {
 // (spam-limited, shared/TELEGRAM.md "Errors") after Options.PeerFloodAfter
 // sends and FLOOD_WAIT_X (https://core.telegram.org/api/errors#420-flood)
 // above Options.SendRate are the sandbox's fault knobs, not Telegram's
-// thresholds.
-func (w *world) prepare(self *User, o *outgoing, caption bool, now time.Time) (to *User, ids []int, err error) {
-	to, err = w.inputPeer(self, o.peer)
+// thresholds. A group or channel's own rules (rights, topics, slow mode)
+// are chatCheck's (chats.go).
+func (w *world) prepare(self *User, o *outgoing, caption bool, now time.Time) (to dest, ids []int, err error) {
+	to, err = w.dest(self, o.peer, o.replyTo)
 	if err != nil {
-		return nil, nil, err
+		return dest{}, nil, err
 	}
 	a := w.account(self.ID)
-	if rec, ok := a.sent[sentKey{peer: to.ID, randomID: o.randomID}]; ok {
+	if rec, ok := a.sent[sentKey{peer: to.key(), randomID: o.randomID}]; ok {
 		// Telegram answers a repeated random_id with the original message.
 		return to, rec.ids, nil
 	}
 	if o.randomID == 0 {
-		return nil, nil, tgerr.New(400, "RANDOM_ID_INVALID")
+		return dest{}, nil, tgerr.New(400, "RANDOM_ID_INVALID")
 	}
 	n := utf16Len(o.text)
 	switch {
 	case !caption && strings.TrimSpace(o.text) == "":
-		return nil, nil, tgerr.New(400, "MESSAGE_EMPTY")
+		return dest{}, nil, tgerr.New(400, "MESSAGE_EMPTY")
 	case !caption && n > MessageLengthMax:
-		return nil, nil, tgerr.New(400, "MESSAGE_TOO_LONG")
+		return dest{}, nil, tgerr.New(400, "MESSAGE_TOO_LONG")
 	case caption && n > CaptionLengthMax:
-		return nil, nil, tgerr.New(400, "MEDIA_CAPTION_TOO_LONG")
+		return dest{}, nil, tgerr.New(400, "MEDIA_CAPTION_TOO_LONG")
 	}
 	if o.scheduleDate != 0 && time.Unix(int64(o.scheduleDate), 0).Before(now.Add(10*time.Second)) {
-		return nil, nil, tgerr.New(400, "SCHEDULE_DATE_INVALID")
+		return dest{}, nil, tgerr.New(400, "SCHEDULE_DATE_INVALID")
 	}
-	if w.blocked[to.ID] {
-		return nil, nil, tgerr.New(403, "USER_IS_BLOCKED")
+	if to.user != nil && w.blocked[to.user.ID] {
+		return dest{}, nil, tgerr.New(403, "USER_IS_BLOCKED")
+	}
+	if err := w.chatCheck(self, to, caption, now); err != nil {
+		return dest{}, nil, err
 	}
 	if w.opts.PeerFloodAfter > 0 && a.sends >= w.opts.PeerFloodAfter {
-		return nil, nil, tgerr.New(400, "PEER_FLOOD")
+		return dest{}, nil, tgerr.New(400, "PEER_FLOOD")
 	}
 	if wait, ok := w.takeSendSlot(a, now); !ok {
-		return nil, nil, floodWait(wait)
+		return dest{}, nil, floodWait(wait)
 	}
 	a.sends++
 	return to, nil, nil
@@ -107,21 +112,18 @@ func (w *world) prepare(self *User, o *outgoing, caption bool, now time.Time) (t
 
 // commit delivers o to its recipient and records its random_id. Call with
 // w.mu held.
-func (w *world) commit(self, to *User, o *outgoing, now time.Time) int {
+func (w *world) commit(self *User, to dest, o *outgoing, now time.Time) int {
 	a := w.account(self.ID)
-	a.msgSeq++
-	a.pts++
-	id := a.msgSeq
-	a.out[id] = &outMsg{to: to.ID, date: now.UTC()}
-	key := sentKey{peer: to.ID, randomID: o.randomID}
+	id := w.newMessageID(self, to, now)
+	key := sentKey{peer: to.key(), randomID: o.randomID}
 	rec := a.sent[key]
 	rec.ids = append(rec.ids, id)
 	a.sent[key] = rec
 	m := Message{
 		ID:        id,
 		FromID:    self.ID,
-		ToID:      to.ID,
-		To:        to.Username,
+		ToID:      to.key(),
+		To:        to.name(),
 		Text:      o.text,
 		Entities:  entities(o.entities),
 		Media:     o.media,
@@ -131,9 +133,7 @@ func (w *world) commit(self, to *User, o *outgoing, now time.Time) int {
 		NoPreview: o.noPreview,
 		GroupedID: o.groupedID,
 	}
-	if m.To == "" {
-		m.To = to.Phone
-	}
+	to.describe(&m)
 	if o.scheduleDate != 0 {
 		t := time.Unix(int64(o.scheduleDate), 0).UTC()
 		m.ScheduleDate = &t
@@ -154,7 +154,7 @@ func (s *Server) sendMessage(c *call) (bin.Encoder, error) {
 		return nil, err
 	}
 	o := &outgoing{
-		peer: r.Peer, randomID: r.RandomID, text: r.Message, entities: r.Entities,
+		peer: r.Peer, replyTo: r.ReplyTo, randomID: r.RandomID, text: r.Message, entities: r.Entities,
 		silent: r.Silent, noPreview: r.NoWebpage, scheduleDate: r.ScheduleDate,
 	}
 	w := s.world
@@ -168,20 +168,23 @@ func (s *Server) sendMessage(c *call) (bin.Encoder, error) {
 	if ids == nil {
 		ids = []int{w.commit(c.self, to, o, now)}
 	}
-	if o.scheduleDate != 0 {
+	if o.scheduleDate != 0 || to.chat != nil {
+		// In a chat Telegram answers Updates too, with the chat in it
+		// (shared/TELEGRAM.md "Chats"; for basic groups a guess).
 		return w.updates(c.self, to, o, ids[0], now), nil
 	}
 	return &tg.UpdateShortSentMessage{Out: true, ID: ids[0], Date: int(now.Unix()), Entities: r.Entities}, nil
 }
 
-// updates is the answer Telegram gives to media and scheduled sends: the
-// random_id → id mapping and the new message.
-func (w *world) updates(self, to *User, o *outgoing, id int, now time.Time) *tg.Updates {
+// updates is the answer Telegram gives to media and scheduled sends, and
+// to any send to a chat: the random_id → id mapping and the new message.
+func (w *world) updates(self *User, to dest, o *outgoing, id int, now time.Time) *tg.Updates {
 	msg := &tg.Message{
 		Out:      true,
 		ID:       id,
 		FromID:   &tg.PeerUser{UserID: self.ID},
-		PeerID:   &tg.PeerUser{UserID: to.ID},
+		PeerID:   to.peer(),
+		ReplyTo:  to.replyHeader(),
 		Date:     int(now.Unix()),
 		Message:  o.text,
 		Entities: o.entities,
@@ -193,18 +196,18 @@ func (w *world) updates(self, to *User, o *outgoing, id int, now time.Time) *tg.
 	if o.groupedID != 0 {
 		msg.GroupedID = o.groupedID
 	}
-	var upd tg.UpdateClass = &tg.UpdateNewMessage{Message: msg, Pts: w.account(self.ID).pts, PtsCount: 1}
+	upd := w.newMessageUpdate(self, to, msg)
 	if o.scheduleDate != 0 {
 		msg.Date = o.scheduleDate
 		msg.FromScheduled = true
 		upd = &tg.UpdateNewScheduledMessage{Message: msg}
 	}
-	return &tg.Updates{
+	u := &tg.Updates{
 		Updates: []tg.UpdateClass{&tg.UpdateMessageID{ID: id, RandomID: o.randomID}, upd},
-		Users:   []tg.UserClass{self.tg(true), to.tg(to.ID == self.ID)},
-		Chats:   []tg.ChatClass{},
 		Date:    int(now.Unix()),
 	}
+	u.Users, u.Chats = to.entities(self)
+	return u
 }
 
 func utf16Len(s string) int {

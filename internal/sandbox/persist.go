@@ -31,7 +31,7 @@ import (
 // 0700 directory:
 //
 //   - KeyFile: the server's RSA private key, a PKCS#1 "RSA PRIVATE KEY" PEM
-//     block, written once.
+//     block, written once; with several DCs one block per DC, in DC order.
 //   - StateFile: JSON (see savedState): the address and DC, the accounts
 //     logins created, and every auth key the server has seen with the user
 //     it is logged in as. Rewritten atomically (temp file, fsync, rename)
@@ -74,6 +74,9 @@ type savedState struct {
 	Accounts []savedAccount `json:"accounts,omitempty"`
 	// AuthKeys are the MTProto auth keys clients created here.
 	AuthKeys []savedKey `json:"auth_keys,omitempty"`
+	// DCs are DCs 2…N of a sandbox of several (cluster.go); Addr and DC
+	// are the first's.
+	DCs []savedDC `json:"dcs,omitempty"`
 }
 
 type savedAccount struct {
@@ -90,6 +93,8 @@ type savedKey struct {
 	Key []byte `json:"key"`
 	// UserID is the account the key is logged in as; 0 when it is not.
 	UserID int64 `json:"user_id,omitempty"`
+	// DC is the DC the key belongs to; 0 for the first.
+	DC int `json:"dc,omitempty"`
 }
 
 // persister writes a persistent sandbox's files.
@@ -101,8 +106,9 @@ type persister struct {
 
 // loaded is what a previous run left in the state dir.
 type loaded struct {
-	key   *rsa.PrivateKey // nil: no key file
-	state *savedState     // nil: no state file
+	key       *rsa.PrivateKey   // nil: no key file
+	extraKeys []*rsa.PrivateKey // DCs 2…N's keys, after the first in the key file
+	state     *savedState       // nil: no state file
 }
 
 // loadDir creates dir if needed and reads a previous run's key and state.
@@ -119,7 +125,7 @@ func loadDir(dir string) (*loaded, error) {
 	case err != nil:
 		return nil, fmt.Errorf("state dir: %w", err)
 	default:
-		if l.key, err = parsePrivateKey(b); err != nil {
+		if l.key, l.extraKeys, err = parsePrivateKeys(b); err != nil {
 			return nil, fmt.Errorf("state dir: %s: %w", filepath.Join(dir, KeyFile), err)
 		}
 	}
@@ -224,8 +230,12 @@ func writeFileAtomic(path string, data []byte) error {
 	return nil
 }
 
-func writeKeyFile(dir string, key *rsa.PrivateKey) error {
-	b := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
+// writeKeyFile writes every DC's key, the first DC's first.
+func writeKeyFile(dir string, keys ...*rsa.PrivateKey) error {
+	var b []byte
+	for _, key := range keys {
+		b = append(b, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})...)
+	}
 	return writeFileAtomic(filepath.Join(dir, KeyFile), b)
 }
 
@@ -263,7 +273,7 @@ func (w *world) snapshot(addr string, dc int) savedState {
 	}
 	sort.Slice(st.Accounts, func(i, j int) bool { return st.Accounts[i].ID < st.Accounts[j].ID })
 	for id, k := range w.keys {
-		st.AuthKeys = append(st.AuthKeys, savedKey{ID: hex.EncodeToString(id[:]), Key: append([]byte(nil), k[:]...), UserID: w.sessions[id]})
+		st.AuthKeys = append(st.AuthKeys, savedKey{ID: hex.EncodeToString(id[:]), Key: append([]byte(nil), k[:]...), UserID: w.sessions[id], DC: w.keyDCOf(id)})
 	}
 	sort.Slice(st.AuthKeys, func(i, j int) bool { return st.AuthKeys[i].ID < st.AuthKeys[j].ID })
 	return st
@@ -280,6 +290,7 @@ func (s *Server) save() error {
 	s.world.mu.Lock()
 	st := s.world.snapshot(s.addr.String(), s.opts.DC)
 	s.world.mu.Unlock()
+	st.DCs = s.savedDCs()
 	b, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return err
@@ -344,12 +355,12 @@ func installAuthKeys(srv *tgtest.Server, keys map[[8]byte]crypto.Key) error {
 // state (with the address now known) are written.
 func (s *Server) startPersist(key *rsa.PrivateKey, writeKey bool, authKeys map[[8]byte]crypto.Key) error {
 	dir := s.opts.StateDir
-	if err := installAuthKeys(s.srv, authKeys); err != nil {
+	if err := s.installAuthKeys(authKeys); err != nil {
 		return err
 	}
 	keyPath := filepath.Join(dir, KeyFile)
-	if writeKey {
-		if err := writeKeyFile(dir, key); err != nil {
+	if writeKey || s.keysToWrite() {
+		if err := writeKeyFile(dir, s.privateKeys()...); err != nil {
 			return fmt.Errorf("state dir: %w", err)
 		}
 	} else if err := os.Chmod(keyPath, 0o600); err != nil {

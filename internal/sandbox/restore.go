@@ -60,6 +60,9 @@ func (w *world) restore(st *savedState) (map[[8]byte]crypto.Key, []string) {
 			continue
 		}
 		keys[id] = k
+		if sk.DC != 0 {
+			w.cl().keyDC[id] = sk.DC
+		}
 		if sk.UserID == 0 {
 			continue
 		}
@@ -124,11 +127,15 @@ type albumKey struct {
 func (w *world) replay(m Message, albums map[albumKey]sentKey) {
 	w.inbox[m.ToID] = append(w.inbox[m.ToID], m)
 	a := w.account(m.FromID)
-	if m.ID > a.msgSeq {
-		a.msgSeq = m.ID
+	// A channel numbers its own messages (chats.go); everything else
+	// takes the sender's ids.
+	if !w.replayChat(m) {
+		if m.ID > a.msgSeq {
+			a.msgSeq = m.ID
+		}
+		a.pts++
+		a.out[m.ID] = &outMsg{to: m.ToID, date: m.Date}
 	}
-	a.pts++
-	a.out[m.ID] = &outMsg{to: m.ToID, date: m.Date}
 	key := sentKey{peer: m.ToID, randomID: m.RandomID}
 	rec := a.sent[key]
 	rec.ids = append(rec.ids, m.ID)
@@ -160,6 +167,9 @@ func (w *world) replay(m Message, albums map[albumKey]sentKey) {
 // wrote it did; false for an unknown event or one about a message the log
 // never delivered (its line lost to a crash).
 func (w *world) replayEvent(event string, m Message) bool {
+	if handled, ok := w.replayChatEvent(event, m); handled {
+		return ok
+	}
 	a := w.account(m.FromID)
 	if m.ID > a.msgSeq {
 		a.msgSeq = m.ID // never reuse it, whatever happened to its delivery line

@@ -27,6 +27,9 @@ type call struct {
 	buf  *bin.Buffer
 	key  [8]byte
 	self *User // nil when the auth key is not logged in
+	// srv is the tgtest server of the DC the request reached: the answer
+	// goes back through it.
+	srv *tgtest.Server
 }
 
 type method struct {
@@ -54,6 +57,12 @@ var methods = map[uint32]method{
 	tg.AuthCheckPasswordRequestTypeID:          {name: "auth.checkPassword", fn: (*Server).authCheckPassword, state: true},
 	tg.AuthImportBotAuthorizationRequestTypeID: {name: "auth.importBotAuthorization", fn: (*Server).authImportBot, state: true},
 	tg.AuthLogOutRequestTypeID:                 {name: "auth.logOut", fn: (*Server).authLogOut, auth: true, state: true},
+	// transfer.go and qrlogin.go
+	tg.AuthExportAuthorizationRequestTypeID: {name: "auth.exportAuthorization", fn: (*Server).authExportAuthorization, auth: true},
+	tg.AuthImportAuthorizationRequestTypeID: {name: "auth.importAuthorization", fn: (*Server).authImportAuthorization, state: true},
+	tg.AuthExportLoginTokenRequestTypeID:    {name: "auth.exportLoginToken", fn: (*Server).authExportLoginToken, state: true},
+	tg.AuthAcceptLoginTokenRequestTypeID:    {name: "auth.acceptLoginToken", fn: (*Server).authAcceptLoginToken, auth: true},
+	tg.AuthImportLoginTokenRequestTypeID:    {name: "auth.importLoginToken", fn: (*Server).authImportLoginToken, state: true},
 	// users.go
 	tg.UsersGetUsersRequestTypeID:           {name: "users.getUsers", fn: (*Server).usersGetUsers, auth: true},
 	tg.UsersGetFullUserRequestTypeID:        {name: "users.getFullUser", fn: (*Server).usersGetFullUser, auth: true},
@@ -110,6 +119,7 @@ func (s *Server) onMessage(srv *tgtest.Server, req *tgtest.Request) error {
 		return err
 	}
 	// A persistent server keeps every auth key from its first message on.
+	s.noteKeyDC(req.DC, req.Session.AuthKey.ID)
 	s.noteKey(req.Session.AuthKey)
 	if serviceMessages[id] {
 		return nil
@@ -121,6 +131,7 @@ func (s *Server) onMessage(srv *tgtest.Server, req *tgtest.Request) error {
 			name = fmt.Sprintf("unknown#%x", id)
 		}
 		s.world.count(name)
+		s.world.countDC(req.DC, name)
 		return errNotImplemented
 	}
 	c := &call{
@@ -132,6 +143,7 @@ func (s *Server) onMessage(srv *tgtest.Server, req *tgtest.Request) error {
 		},
 		buf: &bin.Buffer{Buf: append([]byte(nil), req.Buf.Buf...)},
 		key: req.Session.AuthKey.ID,
+		srv: srv,
 	}
 	c.req.Buf = c.buf
 	if !s.begin(c) {
@@ -191,6 +203,7 @@ func (s *Server) serve(m method, c *call) {
 	w := s.world
 	w.mu.Lock()
 	w.calls[m.name]++
+	w.countOn(c.req.DC, m.name)
 	if id, ok := w.sessions[c.key]; ok {
 		u := *w.users[id]
 		c.self = &u
@@ -199,11 +212,11 @@ func (s *Server) serve(m method, c *call) {
 	w.mu.Unlock()
 
 	if m.auth && c.self == nil {
-		s.answer(c, nil, errAuthKeyUnregistered)
+		s.answer(c, nil, s.unauthorized(c.key))
 		return
 	}
 	if drop && s.opts.AckBeforeDrop {
-		_ = s.srv.SendAck(s.ctx, c.req.Session, c.req.MsgID)
+		_ = c.srv.SendAck(s.ctx, c.req.Session, c.req.MsgID)
 	}
 	res, err := m.fn(s, c)
 	if m.state {
@@ -216,7 +229,7 @@ func (s *Server) serve(m method, c *call) {
 		w.dropped++
 		w.mu.Unlock()
 		s.end(c) // before the client can reconnect and resend it
-		s.srv.ForceDisconnect(c.req.Session)
+		c.srv.ForceDisconnect(c.req.Session)
 		return
 	}
 	s.answer(c, res, err)
@@ -228,17 +241,17 @@ func (s *Server) answer(c *call, res bin.Encoder, err error) {
 	var rpcErr *tgerr.Error
 	switch {
 	case err == nil:
-		err = s.srv.SendResult(c.req, res)
+		err = c.srv.SendResult(c.req, res)
 	case errors.As(err, &rpcErr):
 		if _, ok := tgerr.AsFloodWait(err); ok {
 			s.world.mu.Lock()
 			s.world.floodWaits++
 			s.world.mu.Unlock()
 		}
-		err = s.srv.SendErr(c.req, rpcErr)
+		err = c.srv.SendErr(c.req, rpcErr)
 	default:
 		s.log.Warn("rpc failed", "error", err)
-		err = s.srv.SendErr(c.req, tgerr.New(500, "INTERNAL"))
+		err = c.srv.SendErr(c.req, tgerr.New(500, "INTERNAL"))
 	}
 	if err != nil && s.ctx.Err() == nil {
 		s.log.Debug("answer not sent", "error", err)

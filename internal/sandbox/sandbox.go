@@ -85,6 +85,10 @@ type Options struct {
 	// NeverRead lists friend numbers (1-based) who never read a message,
 	// whatever ReadAfter says.
 	NeverRead []int
+	// SlowMode, when > 0, puts the sandbox's lounge supergroup
+	// (@sandbox_lounge, chats.go) in slow mode: a member may send one
+	// message there every SlowMode, and sooner ones answer SLOWMODE_WAIT_X.
+	SlowMode time.Duration
 	// Seed makes fault injection repeatable; 0 picks a random seed.
 	Seed uint64
 
@@ -104,6 +108,41 @@ type Options struct {
 	// and every deletion and edit as a line with an "event" field (see
 	// InboxFile; with StateDir, as well as StateDir's InboxFile).
 	InboxLog io.Writer
+
+	// Several DCs and logging in across them (cluster.go, transfer.go,
+	// qrlogin.go, loginfaults.go).
+
+	// DCs is how many DCs the sandbox runs; default 1 (with StateDir, the
+	// previous run's). With more, they are numbered 1 to DCs (DC must then
+	// be 0 or 1), each with its own listener and RSA key, and every
+	// account lives on one of them (see homeDC in cluster.go).
+	DCs int
+	// DCKeys are the RSA keys of DCs 2, 3, …; missing ones come from
+	// StateDir's KeyFile or are generated. Key stays the first DC's.
+	DCKeys []*rsa.PrivateKey
+	// FileDC, when set (with several DCs), is the DC uploads are stored
+	// on: upload parts sent elsewhere answer FILE_MIGRATE_X.
+	FileDC int
+	// LoginTokenTTL is how long a QR login token lives; default
+	// DefaultLoginTokenTTL (30 s, as Telegram's), at least 1 s.
+	LoginTokenTTL time.Duration
+	// QRAutoScan, when > 0, plays the phone: every QR login token is
+	// accepted this long after it was exported, by the account with phone
+	// number QRScanAs (default DefaultScanner).
+	QRAutoScan time.Duration
+	QRScanAs   string
+	// BannedPhones are numbers auth.sendCode refuses with
+	// PHONE_NUMBER_BANNED.
+	BannedPhones []string
+	// LoginFloodWait, when > 0, is the FLOOD_WAIT_X every auth.sendCode
+	// answers.
+	LoginFloodWait time.Duration
+	// PasswordAttempts, when > 0, is how many wrong 2FA passwords a number
+	// may give before auth.sendCode answers PHONE_PASSWORD_FLOOD for it.
+	PasswordAttempts int
+	// LoginCodeTTL, when > 0, is how long a login code stays valid; later
+	// auth.signIn answers PHONE_CODE_EXPIRED.
+	LoginCodeTTL time.Duration
 }
 
 // Server is a running sandbox.
@@ -126,6 +165,7 @@ type Server struct {
 	world   *world
 	persist *persister // nil without Options.StateDir
 	resumed bool
+	cluster *cluster // DCs 2…N (cluster.go); none with one DC
 }
 
 // Start generates a key if needed, listens and serves in the background
@@ -148,6 +188,9 @@ func Start(opts Options) (*Server, error) {
 				opts.DC = prev.state.DC
 			}
 		}
+	}
+	if err := prepareCluster(&opts, prev); err != nil {
+		return nil, err
 	}
 	if opts.DC == 0 {
 		opts.DC = 2
@@ -177,7 +220,7 @@ func Start(opts Options) (*Server, error) {
 			return nil, fmt.Errorf("never-reading friend %d does not exist (friends are 1 to %d)", b, opts.Users)
 		}
 	}
-	for name, d := range map[string]time.Duration{"edit limit": opts.EditLimit, "revoke limit": opts.RevokeLimit, "read delay": opts.ReadAfter} {
+	for name, d := range map[string]time.Duration{"edit limit": opts.EditLimit, "revoke limit": opts.RevokeLimit, "read delay": opts.ReadAfter, "slow mode": opts.SlowMode} {
 		if d < 0 {
 			return nil, fmt.Errorf("%s must not be negative, got %v", name, d)
 		}
@@ -249,9 +292,14 @@ func Start(opts Options) (*Server, error) {
 		ReadTimeout:  10 * time.Minute,
 		WriteTimeout: 30 * time.Second,
 	})
+	if err := s.startCluster(prev); err != nil {
+		_ = s.ln.Close()
+		return nil, err
+	}
 	if opts.StateDir != "" {
 		if err := s.startPersist(key, writeKey, authKeys); err != nil {
 			_ = s.ln.Close()
+			s.closeCluster()
 			return nil, err
 		}
 	}
@@ -259,6 +307,7 @@ func Start(opts Options) (*Server, error) {
 	go func() {
 		s.served <- s.srv.Serve(s.ctx, transport.Listen(s.ln))
 	}()
+	s.serveCluster()
 	return s, nil
 }
 
@@ -266,6 +315,7 @@ func Start(opts Options) (*Server, error) {
 func (s *Server) Close() error {
 	s.cancel()
 	_ = s.ln.Close()
+	s.closeCluster()
 	err := <-s.served
 	s.served <- err // later Close calls return at once
 	s.wg.Wait()

@@ -130,6 +130,11 @@ func (s *Server) resolveUsername(c *call) (bin.Encoder, error) {
 	}
 	u := w.byUsername[strings.ToLower(r.Username)]
 	if u == nil {
+		// Usernames are one space for users and chats: a public group or
+		// channel resolves to its peerChannel, with the channel in chats.
+		if ch := w.lookupChat("@" + r.Username); ch != nil && ch.Username != "" {
+			return &tg.ContactsResolvedPeer{Peer: chatPeerClass(ch), Users: []tg.UserClass{}, Chats: []tg.ChatClass{ch.tg()}}, nil
+		}
 		return nil, tgerr.New(400, "USERNAME_NOT_OCCUPIED")
 	}
 	return resolved(c.self, u), nil

@@ -23,7 +23,7 @@ const (
 
 // Files names what WriteConfig wrote.
 type Files struct {
-	Key    string // the server's public key, PEM
+	Key    string // the server's public keys, PEM, one per DC
 	Config string // a broadcast config pointing at the server
 }
 
@@ -36,7 +36,8 @@ func (s *Server) WriteConfig(dir string) (Files, error) {
 		return Files{}, err
 	}
 	f := Files{Key: filepath.Join(abs, "server.pem"), Config: filepath.Join(abs, "config.yaml")}
-	if err := os.WriteFile(f.Key, s.PublicKeyPEM(), 0o600); err != nil {
+	// Every DC's key in the one file --server-key names (cluster.go).
+	if err := os.WriteFile(f.Key, s.PublicKeysPEM(), 0o600); err != nil {
 		return f, err
 	}
 	var def, all []string

@@ -44,6 +44,14 @@ type Message struct {
 	GroupedID    int64      `json:"grouped_id,omitempty"`
 	// EditDate is when messages.editMessage last changed the message.
 	EditDate *time.Time `json:"edit_date,omitempty"`
+	// Chat is the kind of chat a message to a group or channel landed in
+	// (ChatGroup, ChatSupergroup, ChatChannel; to_id is the chat's Bot API
+	// id, to its username or title), Topic the forum topic (0: the chat
+	// itself or its General topic), ReplyTo the message it answers
+	// outside topics (chats.go).
+	Chat    string `json:"chat,omitempty"`
+	Topic   int    `json:"topic,omitempty"`
+	ReplyTo int    `json:"reply_to,omitempty"`
 }
 
 // Entity is a formatting entity: Type is gotd's TL name without the
@@ -102,6 +110,14 @@ type world struct {
 	// keys holds every auth key seen, for a persistent server only (nil
 	// otherwise): tgtest keeps its own copy in memory.
 	keys map[[8]byte]crypto.Key
+
+	// cluster is the state of several DCs, cross-DC logins and QR tokens
+	// (cluster.go); nil until first used.
+	cluster *clusterState
+
+	// chats and what happens in them, by Bot API id (chats.go).
+	chats     map[int64]*Chat
+	chatState map[int64]*chatState
 }
 
 // account is per-sender state: message ids and the messages sent, sent
@@ -191,6 +207,7 @@ func newWorld(opts Options) (*world, error) {
 	for _, b := range opts.Blocked {
 		w.blocked[w.friends[b-1].ID] = true
 	}
+	w.addChats()
 	for _, b := range opts.NeverRead {
 		w.neverRead[w.friends[b-1].ID] = true
 	}

@@ -79,7 +79,7 @@ func (s *Store) MarkChangeFailed(id string, peerID int64, errText string) error 
 			if old.Status != EntrySent {
 				return old, false
 			}
-			old.ChangeError, old.UpdatedAt = errText, time.Now()
+			old.ChangeError, old.UpdatedAt = errText, s.now()
 			return old, true
 		})
 	})
@@ -98,12 +98,8 @@ func (s *Store) changeBroadcast(id string, change func(*Broadcast)) error {
 			return err
 		}
 		change(&b)
-		b.UpdatedAt = time.Now()
-		v, err := encode(b)
-		if err != nil {
-			return err
-		}
-		return tx.Bucket(bucketBroadcasts).Put([]byte(id), v)
+		b.UpdatedAt = s.now()
+		return s.putBroadcast(tx, b, false)
 	})
 	if errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("broadcast %s: %w", id, err)

@@ -3,6 +3,7 @@ package store
 import (
 	"cmp"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -153,18 +154,12 @@ func (s *Store) SaveBroadcast(b Broadcast) error {
 	if !b.State.valid() {
 		return fmt.Errorf("save broadcast %s: invalid state %q", b.ID, b.State)
 	}
-	now := time.Now()
+	now := s.now()
 	if b.CreatedAt.IsZero() {
 		b.CreatedAt = now
 	}
 	b.UpdatedAt = now
-	v, err := encode(b)
-	if err != nil {
-		return fmt.Errorf("save broadcast %s: %w", b.ID, err)
-	}
-	err = s.update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketBroadcasts).Put([]byte(b.ID), v)
-	})
+	err := s.update(func(tx *bolt.Tx) error { return s.putBroadcast(tx, b, false) })
 	if err != nil {
 		return fmt.Errorf("save broadcast %s: %w", b.ID, err)
 	}
@@ -219,6 +214,27 @@ func (s *Store) LatestRun(baseID string) (Broadcast, bool, error) {
 		found  bool
 	)
 	err := s.view(func(tx *bolt.Tx) error {
+		// The summaries say which run is the latest without decoding
+		// every broadcast's recipient list.
+		if sb := tx.Bucket(bucketSummaries); sb != nil {
+			id, run := "", 0
+			err := sb.ForEach(func(k, v []byte) error {
+				var m Summary
+				if err := json.Unmarshal(v, &m); err != nil {
+					return corrupt(s.path, "summary %q: %w", k, err)
+				}
+				if m.BaseID == baseID && (id == "" || m.Run > run) {
+					id, run = m.ID, m.Run
+				}
+				return nil
+			})
+			if err != nil || id == "" {
+				return err
+			}
+			latest, err = s.getBroadcast(tx, id)
+			found = err == nil
+			return err
+		}
 		return tx.Bucket(bucketBroadcasts).ForEach(func(k, v []byte) error {
 			b, err := DecodeBroadcast(v)
 			if err != nil {
@@ -241,18 +257,15 @@ func (s *Store) SetState(id string, st BroadcastState) error {
 	if !st.valid() {
 		return fmt.Errorf("set state of %s: invalid state %q", id, st)
 	}
-	now := time.Now()
+	now := s.now()
 	err := s.update(func(tx *bolt.Tx) error {
 		b, err := s.getBroadcast(tx, id)
 		if err != nil {
 			return err
 		}
 		b.State, b.UpdatedAt = st, now
-		v, err := encode(b)
-		if err != nil {
-			return err
-		}
-		return tx.Bucket(bucketBroadcasts).Put([]byte(id), v)
+		// A run that ends is counted once, for history.
+		return s.putBroadcast(tx, b, st != StateRunning)
 	})
 	if err != nil {
 		return fmt.Errorf("set state of %s: %w", id, err)
@@ -269,7 +282,7 @@ func (s *Store) MarkPending(id string, e Entry) error {
 	if e.PeerID == 0 {
 		return fmt.Errorf("mark pending %s: %s: no peer id", id, e.Recipient)
 	}
-	now := time.Now()
+	now := s.now()
 	err := s.batch(func(tx *bolt.Tx) error {
 		err := s.modifyEntry(tx, id, entryKey(e.PeerID, ""), func(old Entry) (Entry, bool) {
 			if old.Status == EntrySent {
@@ -302,7 +315,7 @@ func (s *Store) MarkSent(id string, peerID int64, messageIDs ...int) error {
 	if peerID == 0 {
 		return fmt.Errorf("mark sent %s: no peer id", id)
 	}
-	now := time.Now()
+	now := s.now()
 	err := s.batch(func(tx *bolt.Tx) error {
 		return s.modifyEntry(tx, id, entryKey(peerID, ""), func(old Entry) (Entry, bool) {
 			if old.Status == EntrySent {
@@ -341,7 +354,7 @@ func (s *Store) MarkFailed(id string, peerID int64, recipient, errText string) e
 	if peerID == 0 && recipient == "" {
 		return fmt.Errorf("mark failed %s: neither peer id nor recipient", id)
 	}
-	now := time.Now()
+	now := s.now()
 	err := s.batch(func(tx *bolt.Tx) error {
 		return s.modifyEntry(tx, id, entryKey(peerID, recipient), func(old Entry) (Entry, bool) {
 			if old.Status == EntrySent {
@@ -446,6 +459,7 @@ func (s *Store) modifyEntry(tx *bolt.Tx, id string, key []byte, change func(old 
 	if err != nil {
 		return err
 	}
+	j.FillPercent = journalFill
 	var old Entry
 	v := j.Get(key)
 	if v != nil {

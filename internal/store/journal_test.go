@@ -276,6 +276,10 @@ func TestCorruptJournalRecords(t *testing.T) {
 		if err := tx.Bucket(bucketBroadcasts).Put([]byte("bad"), []byte(`{"id":"bad","state":"weird"}`)); err != nil {
 			return err
 		}
+		// LatestRun reads the summaries, not every record.
+		if err := tx.Bucket(bucketSummaries).Put([]byte("bad"), []byte("\x00garbage")); err != nil {
+			return err
+		}
 		return tx.Bucket(bucketJournal).Bucket([]byte("b")).Put(entryKey(1, ""), []byte("\x00garbage"))
 	}); err != nil {
 		t.Fatal(err)

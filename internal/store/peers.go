@@ -20,7 +20,9 @@ const (
 // Peer is a resolved recipient: what is needed to address it without
 // resolving it again, plus the names to show.
 type Peer struct {
-	Kind       string    `json:"kind"` // KindUser, KindChat or KindChannel
+	Kind string `json:"kind"` // KindUser, KindChat or KindChannel
+	// ID is a user's id, or a chat's as the Bot API writes it (negative:
+	// see chats.go), so that no two peers share one.
 	ID         int64     `json:"id"`
 	AccessHash int64     `json:"access_hash,omitempty"`
 	Username   string    `json:"username,omitempty"`
@@ -28,6 +30,10 @@ type Peer struct {
 	LastName   string    `json:"last_name,omitempty"`
 	Phone      string    `json:"phone,omitempty"`
 	ResolvedAt time.Time `json:"resolved_at"`
+	// Megagroup: a channel that is a supergroup (members write), not a
+	// broadcast channel (admins post). Forum: a supergroup with topics.
+	Megagroup bool `json:"megagroup,omitempty"`
+	Forum     bool `json:"forum,omitempty"`
 }
 
 // idKey is the cache key under which SavePeer also indexes a peer, so that
@@ -42,6 +48,12 @@ func (s *Store) LookupPeer(key string) (Peer, bool, error) {
 		p  Peer
 		ok bool
 	)
+	if v, queued := s.peerw.get(key); queued {
+		if err := json.Unmarshal(v, &p); err != nil {
+			return Peer{}, false, err
+		}
+		return p, true, nil
+	}
 	err := s.view(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketPeers).Get([]byte(key))
 		if v == nil {
@@ -50,7 +62,7 @@ func (s *Store) LookupPeer(key string) (Peer, bool, error) {
 		if err := json.Unmarshal(v, &p); err != nil {
 			return corrupt(s.path, "peer %q: %w", key, err)
 		}
-		ok = true
+		p, ok = p.normal(), true
 		return nil
 	})
 	if err != nil {
@@ -61,29 +73,26 @@ func (s *Store) LookupPeer(key string) (Peer, bool, error) {
 
 // SavePeer caches p under key and under "id:<p.ID>". A zero ResolvedAt is
 // set to now.
+//
+// The write is committed behind the caller's back (see peerWriter): LookupPeer
+// sees the peer at once, and Close waits for the commit. A send that has just
+// resolved a recipient goes straight on to send to it instead of waiting for
+// a commit; a crash before the commit costs one more resolve, nothing else.
 func (s *Store) SavePeer(key string, p Peer) error {
 	if key == "" {
 		return errors.New("save peer: empty key")
 	}
+	if s.Snapshot() {
+		return fmt.Errorf("save peer %s: %w", key, ErrReadOnly)
+	}
 	if p.ResolvedAt.IsZero() {
-		p.ResolvedAt = time.Now()
+		p.ResolvedAt = s.now()
 	}
 	v, err := json.Marshal(p)
 	if err != nil {
 		return fmt.Errorf("save peer %s: %w", key, err)
 	}
-	// Batched: a first broadcast to a long list resolves and saves many
-	// peers at once, and they can share one commit.
-	err = s.batch(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketPeers)
-		if err := b.Put([]byte(key), v); err != nil {
-			return err
-		}
-		return b.Put([]byte(idKey(p.ID)), v)
-	})
-	if err != nil {
-		return fmt.Errorf("save peer %s: %w", key, err)
-	}
+	s.peerw.queue(s, key, idKey(p.ID), v)
 	return nil
 }
 
@@ -92,6 +101,8 @@ func (s *Store) SavePeer(key string, p Peer) error {
 // including "id:<ID>", holds the same stale hash and goes too. It is not an
 // error if key is not cached.
 func (s *Store) ForgetPeer(key string) error {
+	// A queued save of this peer must not land after the delete.
+	s.peerw.wait()
 	err := s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketPeers)
 		v := b.Get([]byte(key))

@@ -47,11 +47,14 @@ var (
 
 	keySchema = []byte("schema")
 
-	allBuckets = [][]byte{bucketMeta, bucketSession, bucketPeers, bucketBroadcasts, bucketJournal}
+	allBuckets = [][]byte{bucketMeta, bucketSession, bucketPeers, bucketBroadcasts, bucketJournal, bucketSummaries, bucketPruned}
 )
 
 // errEmpty is the cause of the CorruptError for a zero-length state.db.
 var errEmpty = errors.New("file is empty")
+
+// errReplaced: the file whose lock was taken is no longer state.db.
+var errReplaced = errors.New("state.db was replaced while waiting for its lock")
 
 // Options tunes Open. The zero value is ready to use.
 type Options struct {
@@ -59,6 +62,11 @@ type Options struct {
 	// the database lock before it returns a *LockedError. Zero or negative
 	// means 200ms: a second broadcast should fail fast, not queue up.
 	LockTimeout time.Duration
+	// Now is the clock that stamps records (journal times, a peer's
+	// ResolvedAt) and that Prune measures ages by; nil means time.Now.
+	// It is there so that a year of daily broadcasts can be simulated
+	// (the bench's retention row) without waiting a year.
+	Now func() time.Time
 }
 
 // Store is an open state database. Its methods are safe for concurrent use.
@@ -70,6 +78,9 @@ type Store struct {
 	// copyPath is the temporary file a snapshot was received into; Close
 	// removes it. It is "" for a Store from Open.
 	copyPath string
+
+	clock func() time.Time // Options.Now
+	peerw peerWriter       // SavePeer's commits in flight
 
 	mu     sync.Mutex
 	closed bool
@@ -134,15 +145,29 @@ func Open(dir string, opts Options) (*Store, error) {
 	// open loads the freelist, which on a truncated file lies beyond the
 	// end of the mapping, and may commit a transaction, which would modify
 	// a file we are about to call corrupt.
-	if err := check(path, pidPath, timeout); err != nil {
-		return nil, err
+	var db *bolt.DB
+	for attempt := 0; ; attempt++ {
+		err = check(path, pidPath, timeout)
+		if err == nil {
+			db, err = openBolt(path, pidPath, timeout, false)
+		}
+		// A compaction renamed a new file over state.db while we waited
+		// for the old one's lock: open the new one.
+		if errors.Is(err, errReplaced) && attempt < 3 {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		break
 	}
-	db, err := openBolt(path, pidPath, timeout, false)
-	if err != nil {
-		return nil, err
-	}
-	s := &Store{db: db, path: path, pidPath: pidPath}
+	s := &Store{db: db, path: path, pidPath: pidPath, clock: opts.Now}
 	db.MaxBatchDelay = batchDelay
+	// Summaries first: ensureBuckets would create their bucket empty.
+	if err := s.ensureSummaries(); err != nil {
+		db.Close()
+		return nil, err
+	}
 	if err := s.ensureBuckets(); err != nil {
 		db.Close()
 		return nil, err
@@ -168,6 +193,9 @@ func (s *Store) Close() error {
 			srv.stop() // before the lock goes, so no socket outlives it
 		}
 		var errs []error
+		if err := s.peerw.wait(); err != nil {
+			errs = append(errs, err)
+		}
 		// Remove the pid file while we still hold the lock, so that we never
 		// remove the one written by the next holder.
 		if s.pidPath != "" {
@@ -382,7 +410,10 @@ func verify(db *bolt.DB, path string) error {
 // LockedError, CorruptError, SymlinkError and (opening for writing)
 // NotWritableError.
 func openBolt(path, pidPath string, timeout time.Duration, readOnly bool) (db *bolt.DB, err error) {
-	var file *os.File
+	var (
+		file   *os.File
+		opened fs.FileInfo
+	)
 	defer func() {
 		if err != nil && file != nil {
 			// After a panic bbolt has not closed the file; closing it
@@ -414,6 +445,7 @@ func openBolt(path, pidPath string, timeout time.Duration, readOnly bool) (db *b
 				if err == nil && fi.Size() == 0 {
 					err = errEmpty
 				}
+				opened = fi
 				if err != nil {
 					f.Close()
 					return nil, err
@@ -426,6 +458,12 @@ func openBolt(path, pidPath string, timeout time.Duration, readOnly bool) (db *b
 	})
 	if err == nil {
 		file = nil // owned by db now
+		// The lock is on the file opened; Compact may have renamed
+		// another over its name meanwhile.
+		if cur, serr := os.Lstat(path); serr == nil && opened != nil && !os.SameFile(cur, opened) {
+			db.Close()
+			return nil, errReplaced
+		}
 		return db, nil
 	}
 	var (

@@ -52,12 +52,25 @@ func limit(seconds int) time.Duration {
 	return time.Duration(seconds) * time.Second
 }
 
-// Delete deletes the account's private-chat messages ids for every side
-// (revoke) in one call and returns how many Telegram deleted: ids already
-// gone are ignored by Telegram, so a repeated call is harmless.
-func (c *Client) Delete(ctx context.Context, ids []int) (int, error) {
+// Delete deletes messages ids for every side in one call and returns how
+// many Telegram deleted: ids already gone are ignored by Telegram, so a
+// repeated call is harmless. With a zero channel the ids are the account's
+// own (private chats and basic groups number messages per account, so one
+// messages.deleteMessages with revoke spans recipients); a channel or
+// supergroup numbers its messages itself, so its ids go in
+// channels.deleteMessages for that channel (which deletes for everyone).
+func (c *Client) Delete(ctx context.Context, channel store.Peer, ids []int) (int, error) {
 	if len(ids) > DeleteMax {
 		return 0, fmt.Errorf("delete: %d ids, at most %d a call", len(ids), DeleteMax)
+	}
+	if channel.Kind == store.KindChannel {
+		res, err := c.api.ChannelsDeleteMessages(ctx, &tg.ChannelsDeleteMessagesRequest{
+			Channel: &tg.InputChannel{ChannelID: channel.RawID(), AccessHash: channel.AccessHash}, ID: ids,
+		})
+		if err != nil {
+			return 0, classify(err)
+		}
+		return res.PtsCount, nil
 	}
 	res, err := c.api.MessagesDeleteMessages(ctx, &tg.MessagesDeleteMessagesRequest{Revoke: true, ID: ids})
 	if err != nil {
@@ -94,7 +107,7 @@ func (c *Client) Edit(ctx context.Context, p store.Peer, m *Message, ids []int) 
 }
 
 // ReadUpTo returns, per peer id, the highest id of the account's messages
-// the peer has read (read_outbox_max_id of messages.getPeerDialogs), at most
+// the peer has read (in a group or channel: someone in it has read) (read_outbox_max_id of messages.getPeerDialogs), at most
 // PeerDialogsMax peers a call. Bots may not call it: the error is an
 // *RPCError of type BOT_METHOD_INVALID.
 func (c *Client) ReadUpTo(ctx context.Context, peers []store.Peer) (map[int64]int, error) {
@@ -114,8 +127,14 @@ func (c *Client) ReadUpTo(ctx context.Context, peers []store.Peer) (map[int64]in
 			if !ok {
 				continue
 			}
-			if u, ok := dl.Peer.(*tg.PeerUser); ok {
-				read[u.UserID] = dl.ReadOutboxMaxID
+			// Keyed as the journal keys peers (store/chats.go).
+			switch p := dl.Peer.(type) {
+			case *tg.PeerUser:
+				read[p.UserID] = dl.ReadOutboxMaxID
+			case *tg.PeerChat:
+				read[store.ChatPeerID(p.ChatID)] = dl.ReadOutboxMaxID
+			case *tg.PeerChannel:
+				read[store.ChannelPeerID(p.ChannelID)] = dl.ReadOutboxMaxID
 			}
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/gotd/log/logslog"
 	"github.com/gotd/td/crypto"
 	"github.com/gotd/td/telegram"
+	"github.com/gotd/td/telegram/auth/qrlogin"
 	"github.com/gotd/td/telegram/dcs"
 	"github.com/gotd/td/tg"
 
@@ -57,6 +58,10 @@ type Options struct {
 	// and is back (true), after the first connect, so the caller can say
 	// so instead of stalling silently.
 	OnConnection func(up bool)
+	// QRLogin builds the client of a QR login (LoginQR): it subscribes to
+	// updates to hear updateLoginToken. Other clients go without updates,
+	// which saves a call on every run.
+	QRLogin bool
 }
 
 // DefaultConnectTimeout is Options.ConnectTimeout when it is zero.
@@ -105,6 +110,8 @@ type Client struct {
 	api    *tg.Client
 	watch  *connWatch
 	outage *outage
+	// loggedIn hears updateLoginToken; nil unless Options.QRLogin.
+	loggedIn qrlogin.LoggedIn
 }
 
 // New checks the options and builds the gotd client. It does not connect.
@@ -162,6 +169,9 @@ func New(opts Options) (*Client, error) {
 		}
 		to.DC = dc
 		to.DCList = dcs.List{Options: []tg.DCOption{{ID: dc, IPAddress: host, Port: port}}}
+		// A session homed on another DC must find its address before any
+		// help.getConfig (dclist.go).
+		to.DCList.Options = withSavedDCs(to.DCList.Options, opts.Store)
 	case opts.TestDC:
 		to.DC = 2
 		to.DCList = dcs.Test()
@@ -180,8 +190,14 @@ func New(opts Options) (*Client, error) {
 	out := &outage{wait: opts.ReconnectWait, notify: opts.OnConnection}
 	to.OnConnectionState = out.state
 	to.OnDead = out.dead
+	var loggedIn qrlogin.LoggedIn
+	if opts.QRLogin {
+		d := tg.NewUpdateDispatcher()
+		loggedIn = qrlogin.OnLoginToken(d)
+		to.UpdateHandler, to.NoUpdates = d, false
+	}
 	raw := telegram.NewClient(opts.APIID, opts.APIHash, to)
-	c := &Client{opts: opts, raw: raw, api: raw.API(), watch: watch, outage: out}
+	c := &Client{opts: opts, raw: raw, api: raw.API(), watch: watch, outage: out, loggedIn: loggedIn}
 	out.server = c.serverName()
 	return c, nil
 }

@@ -36,16 +36,30 @@ var ErrAccountFrozen = errors.New("Telegram has frozen this account (FROZEN_METH
 
 // details explain the errors a recipient can fail with.
 var details = map[string]string{
-	"USERNAME_NOT_OCCUPIED":       "no Telegram user has this username",
-	"USERNAME_INVALID":            "this is not a valid Telegram username",
-	"PHONE_NOT_OCCUPIED":          "no Telegram user has this phone number",
-	"USER_IS_BLOCKED":             "this user has blocked the account",
-	"YOU_BLOCKED_USER":            "the account has blocked this user",
-	"INPUT_USER_DEACTIVATED":      "this user's account was deleted",
-	"CHAT_WRITE_FORBIDDEN":        "the account may not write in this chat",
-	"PRIVACY_PREMIUM_REQUIRED":    "this user accepts messages only from Premium accounts",
-	"CHANNEL_PRIVATE":             "this channel is private or the account was banned from it",
-	"USER_BANNED_IN_CHANNEL":      "the account is banned from sending here",
+	"USERNAME_NOT_OCCUPIED":    "no Telegram user has this username",
+	"USERNAME_INVALID":         "this is not a valid Telegram username",
+	"PHONE_NOT_OCCUPIED":       "no Telegram user has this phone number",
+	"USER_IS_BLOCKED":          "this user has blocked the account",
+	"YOU_BLOCKED_USER":         "the account has blocked this user",
+	"INPUT_USER_DEACTIVATED":   "this user's account was deleted",
+	"CHAT_WRITE_FORBIDDEN":     "the account may not write in this chat (not a member, or not allowed to post)",
+	"PRIVACY_PREMIUM_REQUIRED": "this user accepts messages only from Premium accounts",
+	"CHANNEL_PRIVATE":          "this channel or group is private and the account is not in it (left, removed or banned)",
+	"USER_BANNED_IN_CHANNEL":   "the account is banned from sending messages in supergroups and channels",
+	// Groups, channels and topics (gotd's schema docs for the sends).
+	"CHAT_ADMIN_REQUIRED":         "only the channel's admins may post here, and the account is not one with that right",
+	"CHAT_RESTRICTED":             "the account is restricted in this chat and may not send messages",
+	"CHAT_SEND_PLAIN_FORBIDDEN":   "this chat does not allow text messages; send the message with an attachment",
+	"CHAT_SEND_MEDIA_FORBIDDEN":   "this chat does not allow media; send the message without attachments",
+	"CHAT_SEND_PHOTOS_FORBIDDEN":  "this chat does not allow photos",
+	"CHAT_SEND_DOCS_FORBIDDEN":    "this chat does not allow files",
+	"TOPIC_CLOSED":                "this forum topic is closed: no new messages may go to it",
+	"TOPIC_DELETED":               "this forum topic was deleted",
+	"CHAT_ID_INVALID":             "no basic group has this id (a supergroup or channel is written -100…, or t.me/c/…)",
+	"CHAT_FORBIDDEN":              "the account is no longer a member of this group",
+	"CHANNEL_INVALID":             "Telegram does not know this channel (a wrong id or access hash)",
+	"REPLY_TO_INVALID":            "the topic is not valid in this chat",
+	"SLOWMODE_WAIT":               "this chat is in slow mode",
 	"PEER_ID_INVALID":             "Telegram does not accept this peer (unknown id or stale access hash)",
 	"MESSAGE_EMPTY":               "the message is empty",
 	"MESSAGE_TOO_LONG":            "the message is longer than Telegram allows",
@@ -110,7 +124,7 @@ func classify(err error) error {
 	case rpc.Type == "FROZEN_METHOD_INVALID":
 		return fanout.Fatal(fmt.Errorf("%w: %w", ErrAccountFrozen, err))
 	case sessionDead[rpc.Type] || rpc.Code == 401:
-		return fanout.Fatal(fmt.Errorf("%w (%s)", ErrSessionRevoked, rpc.Type))
+		return fanout.Fatal(&SessionEndedError{Type: rpc.Type})
 	case rpc.Type == "SLOWMODE_WAIT":
 		// Per chat, not per account: retry this one later, keep the others going.
 		return fanout.Temporary(err)

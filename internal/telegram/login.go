@@ -41,10 +41,12 @@ var (
 
 // LoginBot signs in with a bot token and saves the account.
 func (c *Client) LoginBot(ctx context.Context, token string) (store.Account, error) {
+	// A bot that lives on another DC is answered USER_MIGRATE_X, which
+	// gotd follows by itself (shared/TELEGRAM.md, "DC migration").
 	a, err := c.raw.Auth().Bot(ctx, token)
 	if err != nil {
-		if tgerr.Is(err, "ACCESS_TOKEN_INVALID", "ACCESS_TOKEN_EXPIRED") {
-			return store.Account{}, ErrBadBotToken
+		if le := loginError(err); le != nil {
+			return store.Account{}, le
 		}
 		return store.Account{}, fmt.Errorf("bot login: %w", err)
 	}
@@ -52,7 +54,10 @@ func (c *Client) LoginBot(ctx context.Context, token string) (store.Account, err
 }
 
 // LoginPhone signs in with a phone number, a code and, when the account has
-// one, a 2FA password, through gotd's auth flow.
+// one, a 2FA password, through gotd's auth flow. A number that lives on
+// another DC is answered PHONE_MIGRATE_X on auth.sendCode; gotd moves the
+// connection there and goes on, so the session is saved on its home DC.
+// (Telegram's test DCs work the same way: 99966XYYYY lives on DC X.)
 func (c *Client) LoginPhone(ctx context.Context, phone string, p Prompter) (store.Account, error) {
 	flow := auth.NewFlow(userAuth{phone: phone, p: p}, auth.SendCodeOptions{})
 	if err := flow.Run(ctx, codeRetries{FlowClient: c.raw.Auth(), p: p}); err != nil {
@@ -62,16 +67,10 @@ func (c *Client) LoginPhone(ctx context.Context, phone string, p Prompter) (stor
 			// The prompter's own error (no code on stdin, say) is already
 			// worded for the user.
 			return store.Account{}, pe.err
-		case errors.Is(err, auth.ErrPasswordInvalid):
-			return store.Account{}, ErrBadPassword
-		case tgerr.Is(err, "PHONE_CODE_INVALID", "PHONE_CODE_EMPTY"):
-			return store.Account{}, ErrBadCode
-		case tgerr.Is(err, "PHONE_CODE_EXPIRED"):
-			return store.Account{}, ErrCodeExpired
-		case tgerr.Is(err, "PHONE_NUMBER_INVALID", "PHONE_NUMBER_BANNED"):
-			return store.Account{}, ErrBadPhone
 		case errors.Is(err, errNoSignUp):
 			return store.Account{}, ErrNeedsSignUp
+		case loginError(err) != nil:
+			return store.Account{}, loginError(err)
 		}
 		return store.Account{}, fmt.Errorf("phone login: %w", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,7 +25,16 @@ var ErrUnknownID = errors.New("this numeric id is not in the peer cache")
 // Resolve turns a recipient into a peer. Usernames and phones come from the
 // persistent cache when they can: contacts.resolveUsername is limited hard
 // and without notice, so a daily job must not call it again for the same name.
+// A forum topic's chat must be a forum (checkTopic).
 func (c *Client) Resolve(ctx context.Context, r recipient.Recipient) (store.Peer, error) {
+	p, err := c.resolve(ctx, r)
+	if err != nil || r.Topic == 0 {
+		return p, err
+	}
+	return c.checkTopic(ctx, r, p)
+}
+
+func (c *Client) resolve(ctx context.Context, r recipient.Recipient) (store.Peer, error) {
 	st := c.opts.Store
 	switch r.Kind {
 	case recipient.Self:
@@ -34,30 +44,53 @@ func (c *Client) Resolve(ctx context.Context, r recipient.Recipient) (store.Peer
 		}
 		return store.Peer{Kind: KindSelf, ID: a.ID, Username: a.Username, FirstName: a.FirstName, LastName: a.LastName}, nil
 	case recipient.ID:
-		p, ok, err := st.LookupPeer(r.Key)
+		p, ok, err := st.LookupPeer(r.PeerKey())
 		if err != nil {
 			return store.Peer{}, err
 		}
-		if !ok {
+		id, _ := strconv.ParseInt(r.Value, 10, 64)
+		switch {
+		case (ok && p.Kind == store.KindChat) || (!ok && store.KindOfID(id) == store.KindChat):
+			// A basic group needs no access hash, so one not cached yet
+			// (a bot cannot list its chats) is asked for by id; and a
+			// cached one may have become a supergroup since.
+			return c.resolveChat(ctx, r, id)
+		case !ok:
 			return store.Peer{}, ErrUnknownID
 		}
-		return p, nil
+		return p, c.indexChat(r, p)
 	}
-	if p, ok, err := st.LookupPeer(r.Key); err != nil {
+	if p, ok, err := st.LookupPeer(r.PeerKey()); err != nil {
 		return store.Peer{}, err
 	} else if ok {
 		c.decisions().Debug("resolved from the peer cache", "recipient", r.Input, "peer_id", p.ID)
-		return p, nil
+		if p.Kind == store.KindChat {
+			return c.resolveChat(ctx, r, p.ID)
+		}
+		return p, c.indexChat(r, p)
 	}
 	c.decisions().Debug("resolving with the server", "recipient", r.Input)
 	p, err := c.resolveRemote(ctx, r)
 	if err != nil {
 		return store.Peer{}, classify(err)
 	}
-	if err := st.SavePeer(r.Key, p); err != nil {
+	if err := st.SavePeer(r.PeerKey(), p); err != nil {
 		return store.Peer{}, err
 	}
 	return p, nil
+}
+
+// indexChat makes sure a chat cached before its id was the Bot API's
+// (store/chats.go) is also cached under the id it has now, which is what
+// the journal names it by, for retract and edit.
+func (c *Client) indexChat(r recipient.Recipient, p store.Peer) error {
+	if !IsChat(p) {
+		return nil
+	}
+	if _, ok, err := c.opts.Store.LookupPeer(cacheKey(p)); err != nil || ok {
+		return err
+	}
+	return c.opts.Store.SavePeer(r.PeerKey(), p)
 }
 
 // Refresh forgets a cached peer and resolves it again: for when Telegram
@@ -66,7 +99,7 @@ func (c *Client) Refresh(ctx context.Context, r recipient.Recipient) (store.Peer
 	if r.Kind != recipient.Username && r.Kind != recipient.Phone {
 		return store.Peer{}, errors.New("only usernames and phones can be resolved again")
 	}
-	if err := c.opts.Store.ForgetPeer(r.Key); err != nil {
+	if err := c.opts.Store.ForgetPeer(r.PeerKey()); err != nil {
 		return store.Peer{}, err
 	}
 	return c.Resolve(ctx, r)
@@ -105,28 +138,28 @@ func (c *Client) resolveRemote(ctx context.Context, r recipient.Recipient) (stor
 		if !ok {
 			return store.Peer{}, fmt.Errorf("resolve %s: channel %d missing from the answer", r.Input, p.ChannelID)
 		}
-		return store.Peer{Kind: store.KindChannel, ID: ch.ID, AccessHash: ch.AccessHash, Username: ch.Username,
-			FirstName: ch.Title, ResolvedAt: now}, nil
+		return channelPeer(ch, now), nil
 	case *tg.PeerChat:
 		ch, ok := ents.Chat(p.ChatID)
 		if !ok {
 			return store.Peer{}, fmt.Errorf("resolve %s: chat %d missing from the answer", r.Input, p.ChatID)
 		}
-		return store.Peer{Kind: store.KindChat, ID: ch.ID, FirstName: ch.Title, ResolvedAt: now}, nil
+		return chatPeer(ch, now), nil
 	default:
 		return store.Peer{}, fmt.Errorf("resolve %s: unexpected peer %T", r.Input, res.Peer)
 	}
 }
 
-// inputPeer is the destination of a send.
+// inputPeer is the destination of a send: a chat by its own id, not the
+// Bot API id the cache keeps (store/chats.go).
 func inputPeer(p store.Peer) tg.InputPeerClass {
 	switch p.Kind {
 	case KindSelf:
 		return &tg.InputPeerSelf{}
 	case store.KindChannel:
-		return &tg.InputPeerChannel{ChannelID: p.ID, AccessHash: p.AccessHash}
+		return &tg.InputPeerChannel{ChannelID: p.RawID(), AccessHash: p.AccessHash}
 	case store.KindChat:
-		return &tg.InputPeerChat{ChatID: p.ID}
+		return &tg.InputPeerChat{ChatID: p.RawID()}
 	default:
 		return &tg.InputPeerUser{UserID: p.ID, AccessHash: p.AccessHash}
 	}

@@ -84,12 +84,19 @@ func reference(res tg.MessageMediaClass) (tg.InputMediaClass, error) {
 // random_ids the builder would otherwise draw afresh. Errors are classified
 // for the fan-out engine.
 func (c *Client) Send(ctx context.Context, p store.Peer, m *Message, randomID func(part int) int64) ([]int, error) {
+	return c.send(ctx, p, 0, m, randomID, nil)
+}
+
+// send is Send to a forum topic of p (0: the chat itself), each message
+// paced per chat by pc (nil: not paced; see pacing.go).
+func (c *Client) send(ctx context.Context, p store.Peer, topic int, m *Message, randomID func(part int) int64, pc *pacing) ([]int, error) {
 	r, err := m.forPeer(p)
 	if err != nil {
 		// A filled template over the limit fails this recipient only.
 		return nil, &RPCError{Type: "MESSAGE_TOO_LONG", Detail: err.Error(), Err: err}
 	}
 	peer := inputPeer(p)
+	reply := replyTo(topic)
 	schedule := 0
 	if !m.Content.Schedule.IsZero() {
 		schedule = int(m.Content.Schedule.Unix())
@@ -99,11 +106,16 @@ func (c *Client) Send(ctx context.Context, p store.Peer, m *Message, randomID fu
 		return nil, fanout.Fatal(fmt.Errorf("attachments were not uploaded"))
 	case len(m.media) == 1:
 		rid := randomID(0)
-		upd, err := c.api.MessagesSendMedia(ctx, &tg.MessagesSendMediaRequest{
-			Peer: peer, Media: m.media[0], Message: r.parts[0].text, Entities: r.parts[0].entities,
-			RandomID: rid, Silent: m.Content.Silent, ScheduleDate: schedule,
+		var ids []int
+		err := pc.do(ctx, p, func() error {
+			upd, err := c.api.MessagesSendMedia(ctx, &tg.MessagesSendMediaRequest{
+				Peer: peer, Media: m.media[0], Message: r.parts[0].text, Entities: r.parts[0].entities,
+				RandomID: rid, Silent: m.Content.Silent, ScheduleDate: schedule, ReplyTo: reply,
+			})
+			ids, err = answer(upd, err, rid)
+			return err
 		})
-		return answer(upd, err, rid)
+		return ids, err
 	case len(m.media) > 1:
 		multi := make([]tg.InputSingleMedia, len(m.media))
 		rids := make([]int64, len(m.media))
@@ -113,19 +125,28 @@ func (c *Client) Send(ctx context.Context, p store.Peer, m *Message, randomID fu
 		}
 		// The caption goes with the first file, as Telegram's apps do it.
 		multi[0].Message, multi[0].Entities = r.parts[0].text, r.parts[0].entities
-		upd, err := c.api.MessagesSendMultiMedia(ctx, &tg.MessagesSendMultiMediaRequest{
-			Peer: peer, MultiMedia: multi, Silent: m.Content.Silent, ScheduleDate: schedule,
+		var ids []int
+		err := pc.do(ctx, p, func() error {
+			upd, err := c.api.MessagesSendMultiMedia(ctx, &tg.MessagesSendMultiMediaRequest{
+				Peer: peer, MultiMedia: multi, Silent: m.Content.Silent, ScheduleDate: schedule, ReplyTo: reply,
+			})
+			ids, err = answer(upd, err, rids...)
+			return err
 		})
-		return answer(upd, err, rids...)
+		return ids, err
 	}
 	var ids []int
 	for i, pt := range r.parts {
 		rid := randomID(i)
-		upd, err := c.api.MessagesSendMessage(ctx, &tg.MessagesSendMessageRequest{
-			Peer: peer, Message: pt.text, Entities: pt.entities, RandomID: rid,
-			Silent: m.Content.Silent, NoWebpage: m.Content.NoPreview, ScheduleDate: schedule,
+		var id []int
+		err := pc.do(ctx, p, func() error {
+			upd, err := c.api.MessagesSendMessage(ctx, &tg.MessagesSendMessageRequest{
+				Peer: peer, Message: pt.text, Entities: pt.entities, RandomID: rid,
+				Silent: m.Content.Silent, NoWebpage: m.Content.NoPreview, ScheduleDate: schedule, ReplyTo: reply,
+			})
+			id, err = answer(upd, err, rid)
+			return err
 		})
-		id, err := answer(upd, err, rid)
 		if err != nil {
 			return ids, err
 		}
