@@ -27,12 +27,14 @@ func retractCommand(ios *streams) *cli.Command {
 		Name:      "retract",
 		Usage:     "delete a broadcast's messages for every recipient (the latest broadcast by default)",
 		ArgsUsage: "[ID]",
-		Description: `Deletes the messages for both sides, as "Delete for everyone" does, many
-recipients to a call. On a terminal it asks first; elsewhere it needs --yes.
-Telegram limits how long after sending a message may be deleted (bots: 48 h;
-users: no limit in private chats): older ones are reported failed with their
-age. Running it again finishes an interrupted retract and skips the rest.
-A retracted broadcast is not resumed or sent again by the same command.
+		Description: `Deletes the messages for both sides, as "Delete for everyone" does: people's
+and basic groups' messages many recipients to a call, each channel's or
+supergroup's in calls of their own. On a terminal it asks first; elsewhere it
+needs --yes. Telegram limits how long after sending a message may be deleted
+(in private chats bots may for 48 h, users always): older ones are reported
+failed with their age. Running it again finishes an interrupted retract and
+skips the rest. A retracted broadcast is not resumed or sent again by the
+same command.
 
 Examples:
   broadcast retract

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/broadcast-cli/broadcast/internal/fanout"
@@ -73,27 +74,44 @@ func Edit(ctx context.Context, st *store.Store, ed Editor, b store.Broadcast, en
 	if len(todo) == 0 {
 		return sum, nil
 	}
-	es := &editSender{st: st, ed: ed, bid: b.ID, entries: todo, o: o}
+	es := &editSender{st: st, ed: ed, bid: b.ID, entries: todo, o: o, marks: make([]chan error, len(todo))}
 	targets := make([]fanout.Target, len(todo))
 	for i, e := range todo {
 		targets[i] = fanout.Target{Index: i, Recipient: e.Recipient}
 	}
+	// Results are reported from one goroutine, each once its edited mark is
+	// durable, so that no worker holds its slot for a commit (as sends do,
+	// report.go); flood waits go the same way to keep the order.
 	var journalErr error
 	reached := make([]bool, len(todo))
+	q := newInOrder()
 	eng := o.Engine
+	if onWait := eng.OnWait; onWait != nil {
+		eng.OnWait = func(w fanout.WaitEvent) { q.push(func() { onWait(w) }) }
+	}
 	eng.OnResult = func(res fanout.Result) {
 		reached[res.Target.Index] = true
-		e := todo[res.Target.Index]
-		c := Change{Entry: e, Status: res.Status, Err: res.Err}
-		if res.Status == fanout.StatusFailed {
-			c.Err = es.explain(e, res.Err)
-			if err := st.MarkChangeFailed(b.ID, e.PeerID, c.Err.Error()); err != nil && journalErr == nil {
-				journalErr = err
+		q.push(func() {
+			e := todo[res.Target.Index]
+			c := Change{Entry: e, Status: res.Status, Err: res.Err}
+			switch res.Status {
+			case fanout.StatusSent:
+				if err := <-es.marks[res.Target.Index]; err != nil && journalErr == nil {
+					// Edited, but the journal does not know: a re-run
+					// repeats a harmless edit. The run ends in error.
+					journalErr = err
+				}
+			case fanout.StatusFailed:
+				c.Err = es.explain(e, res.Err)
+				if err := st.MarkChangeFailed(b.ID, e.PeerID, c.Err.Error()); err != nil && journalErr == nil {
+					journalErr = err
+				}
 			}
-		}
-		tally(c)
+			tally(c)
+		})
 	}
 	engSum := fanout.Run(ctx, targets, es, eng)
+	q.close()
 	// A cancelled engine reports nothing for the targets it never started.
 	for i, ok := range reached {
 		if !ok {
@@ -104,12 +122,73 @@ func Edit(ctx context.Context, st *store.Store, ed Editor, b store.Broadcast, en
 	return sum, journalErr
 }
 
+// inOrder runs queued reports one at a time, in order, on its own
+// goroutine; push never blocks the engine.
+type inOrder struct {
+	mu   sync.Mutex
+	q    []func()
+	more chan struct{}
+	shut bool
+	done chan struct{}
+}
+
+func newInOrder() *inOrder {
+	o := &inOrder{more: make(chan struct{}, 1), done: make(chan struct{})}
+	go o.loop()
+	return o
+}
+
+func (o *inOrder) push(f func()) {
+	o.mu.Lock()
+	o.q = append(o.q, f)
+	o.mu.Unlock()
+	o.wake()
+}
+
+func (o *inOrder) wake() {
+	select {
+	case o.more <- struct{}{}:
+	default:
+	}
+}
+
+// close returns once everything queued has run.
+func (o *inOrder) close() {
+	o.mu.Lock()
+	o.shut = true
+	o.mu.Unlock()
+	o.wake()
+	<-o.done
+}
+
+func (o *inOrder) loop() {
+	defer close(o.done)
+	for {
+		o.mu.Lock()
+		batch, shut := o.q, o.shut
+		o.q = nil
+		o.mu.Unlock()
+		for _, f := range batch {
+			f()
+		}
+		if len(batch) == 0 {
+			if shut {
+				return
+			}
+			<-o.more
+		}
+	}
+}
+
 type editSender struct {
 	st      *store.Store
 	ed      Editor
 	bid     string
 	entries []store.Entry
 	o       EditOptions
+	// marks[i] is the commit of entry i's edited mark, started when
+	// Telegram confirmed the edit.
+	marks []chan error
 }
 
 func (s *editSender) Send(ctx context.Context, t fanout.Target) (fanout.Receipt, error) {
@@ -125,9 +204,9 @@ func (s *editSender) Send(ctx context.Context, t fanout.Target) (fanout.Receipt,
 	if err := s.ed.Edit(ctx, p, ids); err != nil {
 		return fanout.Receipt{PeerID: e.PeerID}, err
 	}
-	if err := s.st.MarkEdited(s.bid, e.PeerID, s.o.Edit.Digest, time.Now()); err != nil {
-		return fanout.Receipt{}, fanout.Fatal(fmt.Errorf("write journal: %w", err))
-	}
+	mark := make(chan error, 1)
+	go func() { mark <- s.st.MarkEdited(s.bid, e.PeerID, s.o.Edit.Digest, time.Now()) }()
+	s.marks[t.Index] = mark
 	return fanout.Receipt{PeerID: e.PeerID, MessageID: ids[0]}, nil
 }
 
