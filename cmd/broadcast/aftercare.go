@@ -121,6 +121,29 @@ func findEntry(st *store.Store, es []store.Entry, r recipient.Recipient) int {
 	return -1
 }
 
+// openChange opens the state for a retract or edit (verb) of broadcast id
+// (the latest when empty) and refuses one this account cannot act on. The
+// caller closes the store.
+func openChange(g *globals, id, verb string) (*store.Store, store.Account, store.Broadcast, error) {
+	st, err := g.openStore()
+	if err != nil {
+		return nil, store.Account{}, store.Broadcast{}, err
+	}
+	acct, err := g.account(st)
+	if err == nil {
+		var b store.Broadcast
+		if b, err = pickBroadcast(st, id); err == nil {
+			if err = sameAccount(b, acct); err == nil {
+				if err = notScheduled(b, verb); err == nil {
+					return st, acct, b, nil
+				}
+			}
+		}
+	}
+	st.Close()
+	return nil, store.Account{}, store.Broadcast{}, err
+}
+
 // change is one retract or edit run: the words its report uses and the work
 // it does once connected.
 type change struct {
@@ -128,13 +151,30 @@ type change struct {
 	st    *store.Store
 	acct  store.Account
 	b     store.Broadcast
-	verb  string // "retract" or "edit"
-	done  string // "retracted" or "edited"
+	verbs *verbs
 	rep   *reporter
 	limit func(telegram.Limits) time.Duration
-	// work runs the engine; the limit is Telegram's for this account.
+	// unknown are recipients whose send's outcome is unknown (pending):
+	// without a message id they fail with unknownErr.
+	unknown    []store.Entry
+	unknownErr error
+	// work runs the engine for the rest; the limit is Telegram's for this
+	// account.
 	work func(ctx context.Context, c *telegram.Client, limit time.Duration) (fanout.Summary, error)
 }
+
+// start opens the report for total recipients (unknown ones included) and
+// reports the unknown ones failed. The caller closes ch.rep.
+func (ch *change) start(total int) {
+	ch.rep = newReporter(ch.g, total)
+	ch.rep.verbs = ch.verbs
+	for _, e := range ch.unknown {
+		ch.report(delivery.Change{Entry: e, Status: fanout.StatusFailed, Err: ch.unknownErr})
+	}
+}
+
+// report is one recipient's outcome.
+func (ch *change) report(c delivery.Change) { ch.rep.result(changeResult(c)) }
 
 // run connects, reads the account's limits, does the work and maps the
 // outcome to an exit code. A signal lets calls on the wire finish (as send
@@ -173,6 +213,8 @@ func (ch *change) run(ctx context.Context) error {
 		}
 		engine.Store(true)
 		sum, runErr = ch.work(engineCtx, client, ch.limit(lim))
+		sum.Total += len(ch.unknown)
+		sum.Failed += len(ch.unknown)
 		ran = true
 		return nil
 	})
@@ -198,7 +240,7 @@ func (ch *change) summary(sum fanout.Summary) { ch.rep.summary(ch.b.ID, sum) }
 
 // outcome maps a finished retract or edit to its exit code.
 func (ch *change) outcome(sum fanout.Summary) error {
-	again := fmt.Sprintf("run the same command again to finish: recipients already %s are skipped", ch.done)
+	again := fmt.Sprintf("run the same command again to finish: recipients already %s are skipped", ch.verbs.done)
 	switch {
 	case sum.Stopped != nil:
 		if errors.Is(sum.Stopped, telegram.ErrSessionRevoked) {

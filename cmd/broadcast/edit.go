@@ -96,25 +96,11 @@ func runEdit(ctx context.Context, g *globals, o editOptions) error {
 	if err != nil {
 		return err
 	}
-	st, err := g.openStore()
+	st, acct, b, err := openChange(g, o.id, "edit")
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	acct, err := g.account(st)
-	if err != nil {
-		return err
-	}
-	b, err := pickBroadcast(st, o.id)
-	if err != nil {
-		return err
-	}
-	if err := sameAccount(b, acct); err != nil {
-		return err
-	}
-	if err := notScheduled(b, "edit"); err != nil {
-		return err
-	}
 	if !b.RetractedAt.IsZero() {
 		return usagef("send the new text as a new broadcast", "broadcast %s was retracted at %s: it cannot be edited", b.ID, b.RetractedAt.Local().Format("2006-01-02 15:04"))
 	}
@@ -163,22 +149,15 @@ func runEdit(ctx context.Context, g *globals, o editOptions) error {
 	if !g.quiet {
 		fmt.Fprintf(g.io.err, "broadcast: editing broadcast %s (%q) for %d %s\n", b.ID, preview(currentText(b)), len(chosen), plural(len(chosen), "recipient", "recipients"))
 	}
-	rep := newReporter(g, len(chosen)+len(pending))
-	rep.verbs = editVerbs
-	defer rep.close()
-	for _, e := range pending {
-		rep.result(changeResult(delivery.Change{Entry: e, Status: fanout.StatusFailed, Err: errEditUnknown}))
-	}
-	ch := &change{g: g, st: st, acct: acct, b: b, verb: "edit", done: "edited", rep: rep,
+	ch := &change{g: g, st: st, acct: acct, b: b, verbs: editVerbs, unknown: pending, unknownErr: errEditUnknown,
 		limit: func(l telegram.Limits) time.Duration { return l.Edit }}
+	ch.start(len(chosen) + len(pending))
+	defer ch.rep.close()
 	ch.work = func(ctx context.Context, c *telegram.Client, limit time.Duration) (fanout.Summary, error) {
-		sum, err := delivery.Edit(ctx, st, c.Editor(msg), b, chosen, delivery.EditOptions{
+		return delivery.Edit(ctx, st, c.Editor(msg), b, chosen, delivery.EditOptions{
 			Edit: edit, Limit: limit, Bot: acct.Bot, Now: g.io.now(),
-			Engine: engineOptions(g, o.send, acct.Bot, rep),
-		}, func(c delivery.Change) { rep.result(changeResult(c)) })
-		sum.Total += len(pending)
-		sum.Failed += len(pending)
-		return sum, err
+			Engine: engineOptions(g, o.send, acct.Bot, ch.rep),
+		}, ch.report)
 	}
 	return ch.run(ctx)
 }

@@ -68,25 +68,11 @@ Examples:
 }
 
 func runRetract(ctx context.Context, g *globals, o retractOptions) error {
-	st, err := g.openStore()
+	st, acct, b, err := openChange(g, o.id, "retract")
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	acct, err := g.account(st)
-	if err != nil {
-		return err
-	}
-	b, err := pickBroadcast(st, o.id)
-	if err != nil {
-		return err
-	}
-	if err := sameAccount(b, acct); err != nil {
-		return err
-	}
-	if err := notScheduled(b, "retract"); err != nil {
-		return err
-	}
 	chosen, pending, err := chosenEntries(st, b, o.to)
 	if err != nil {
 		return err
@@ -106,22 +92,15 @@ func runRetract(ctx context.Context, g *globals, o retractOptions) error {
 			return err
 		}
 	}
-	rep := newReporter(g, len(chosen)+len(pending))
-	rep.verbs = retractVerbs
-	defer rep.close()
-	for _, e := range pending {
-		rep.result(changeResult(delivery.Change{Entry: e, Status: fanout.StatusFailed, Err: errOutcomeUnknown}))
-	}
-	ch := &change{g: g, st: st, acct: acct, b: b, verb: "retract", done: "retracted", rep: rep,
+	ch := &change{g: g, st: st, acct: acct, b: b, verbs: retractVerbs, unknown: pending, unknownErr: errOutcomeUnknown,
 		limit: func(l telegram.Limits) time.Duration { return l.Revoke }}
+	ch.start(len(chosen) + len(pending))
+	defer ch.rep.close()
 	ch.work = func(ctx context.Context, c *telegram.Client, limit time.Duration) (fanout.Summary, error) {
-		sum, err := delivery.Retract(ctx, st, c, b, chosen, delivery.RetractOptions{
+		return delivery.Retract(ctx, st, c, b, chosen, delivery.RetractOptions{
 			Limit: limit, Bot: acct.Bot, Now: g.io.now(), PerCall: telegram.DeleteMax, Whole: len(o.to) == 0,
-			Engine: engineOptions(g, o.pacing, acct.Bot, rep),
-		}, func(c delivery.Change) { rep.result(changeResult(c)) })
-		sum.Total += len(pending)
-		sum.Failed += len(pending)
-		return sum, err
+			Engine: engineOptions(g, o.pacing, acct.Bot, ch.rep),
+		}, ch.report)
 	}
 	return ch.run(ctx)
 }
