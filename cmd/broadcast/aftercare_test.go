@@ -138,22 +138,7 @@ func TestRetractSomeAndAskFirst(t *testing.T) {
 func TestRetractPastTheLimit(t *testing.T) {
 	const n, half = 20, 10
 	e := newE2E(t, sandbox.Options{Users: n, RevokeLimit: 3 * time.Second})
-	c := e.cmd("send", "--json", "--rate", "10", "--to", friends(n), "old and new")
-	stdout, err := c.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(stdout)
-	for sent := 0; sent < half && sc.Scan(); {
-		if strings.Contains(sc.Text(), `"status":"sent"`) {
-			sent++
-		}
-	}
-	_ = c.Process.Signal(syscall.SIGINT)
-	_ = c.Wait()
+	signalAfterSent(t, e, syscall.SIGINT, half, "send", "--json", "--rate", "10", "--to", friends(n), "old and new")
 	time.Sleep(3500 * time.Millisecond)
 	if out, code := e.run("resume", "--rate", "0"); code != 0 {
 		t.Fatalf("resume: exit %d\n%s", code, tail(out))
@@ -359,6 +344,28 @@ func editedInJournal(t *testing.T, e *e2e) int {
 		}
 	}
 	return n
+}
+
+// signalAfterSent runs broadcast with args (a --json send) and sends it sig
+// once it has reported n recipients sent, then waits for it to end.
+func signalAfterSent(t *testing.T, e *e2e, sig syscall.Signal, n int, args ...string) {
+	t.Helper()
+	c := e.cmd(args...)
+	stdout, err := c.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stdout)
+	for sent := 0; sent < n && sc.Scan(); {
+		if strings.Contains(sc.Text(), `"status":"sent"`) {
+			sent++
+		}
+	}
+	_ = c.Process.Signal(sig)
+	_ = c.Wait()
 }
 
 // killAt starts broadcast with args and SIGKILLs it once ready() holds.

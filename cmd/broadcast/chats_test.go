@@ -5,7 +5,6 @@ package main
 // chats' inboxes are the proof.
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -327,22 +326,7 @@ func TestKillAndRerunMixedKinds(t *testing.T) {
 	to := friends(n) + "," + strings.Join(chats, ",")
 	args := []string{"send", "--json", "--rate", "0", "--concurrency", "4", "--to", to, "kill me, chats"}
 	for _, killAfter := range []int{3, 40} {
-		c := e.cmd(args...)
-		stdout, err := c.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := c.Start(); err != nil {
-			t.Fatal(err)
-		}
-		sc := bufio.NewScanner(stdout)
-		for seen := 0; seen < killAfter && sc.Scan(); {
-			if strings.Contains(sc.Text(), `"status":"sent"`) {
-				seen++
-			}
-		}
-		_ = c.Process.Signal(syscall.SIGKILL)
-		_ = c.Wait()
+		signalAfterSent(t, e, syscall.SIGKILL, killAfter, args...)
 	}
 	out, code := e.run(args...)
 	if code != 0 {
