@@ -71,7 +71,9 @@ func notScheduled(b store.Broadcast, verb string) error {
 // recipients it was sent to, all of them or those named with --to. A --to
 // that is not a recipient of b is a usage error, before anything is done.
 // unknown counts recipients whose send's outcome is unknown (pending).
-func chosenEntries(st *store.Store, b store.Broadcast, to []string) (chosen, pending []store.Entry, err error) {
+// With sentOnly, entries that failed with some parts delivered are left out
+// (an edit needs every part).
+func chosenEntries(st *store.Store, b store.Broadcast, to []string, sentOnly bool) (chosen, pending []store.Entry, err error) {
 	es, err := st.Entries(b.ID)
 	if err != nil {
 		return nil, nil, err
@@ -94,10 +96,14 @@ func chosenEntries(st *store.Store, b store.Broadcast, to []string) (chosen, pen
 		if len(to) > 0 && !want[i] {
 			continue
 		}
-		switch e.Status {
-		case store.EntrySent:
+		switch {
+		case e.Status == store.EntrySent:
 			chosen = append(chosen, e)
-		case store.EntryPending:
+		case e.Status == store.EntryFailed && len(e.Messages()) > 0 && !sentOnly:
+			// The parts of a split message that arrived before a later
+			// part failed.
+			chosen = append(chosen, e)
+		case e.Status == store.EntryPending:
 			pending = append(pending, e)
 		}
 	}

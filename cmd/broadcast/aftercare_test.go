@@ -483,3 +483,21 @@ func TestAftercareRefusesAnotherAccount(t *testing.T) {
 		t.Error("another account's broadcast was changed")
 	}
 }
+
+// A split message whose second part failed (a flood wait the run would not
+// sit out): the first part arrived, and retract takes it back.
+func TestRetractPartsOfAFailedSplit(t *testing.T) {
+	e := newE2E(t, sandbox.Options{Users: 1, SendRate: 0.2})
+	long := strings.Repeat("word ", 1000) // two parts
+	out, code := e.run("send", "--json", "--rate", "0", "--split", "--max-flood-wait", "0", "--to", "@friend1", long)
+	if code != 3 || len(e.srv.Inbox("friend1")) != 1 {
+		t.Fatalf("the split send: exit %d, %d parts arrived\n%s", code, len(e.srv.Inbox("friend1")), tail(out))
+	}
+	out, code = e.run("retract", "--yes", "--json")
+	if code != 0 || statuses(t, out)["retracted"] != 1 {
+		t.Fatalf("retract: exit %d\n%s", code, tail(out))
+	}
+	if in := e.srv.Inbox("friend1"); len(in) != 0 {
+		t.Errorf("friend1 still holds %d parts", len(in))
+	}
+}

@@ -119,7 +119,7 @@ func runEdit(ctx context.Context, g *globals, o editOptions) error {
 	if err != nil {
 		return err
 	}
-	all, pending, err := chosenEntries(st, b, nil)
+	all, pending, err := chosenEntries(st, b, nil, true)
 	if err != nil {
 		return err
 	}

@@ -73,7 +73,7 @@ func runRetract(ctx context.Context, g *globals, o retractOptions) error {
 		return err
 	}
 	defer st.Close()
-	chosen, pending, err := chosenEntries(st, b, o.to)
+	chosen, pending, err := chosenEntries(st, b, o.to, false)
 	if err != nil {
 		return err
 	}

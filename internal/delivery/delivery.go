@@ -355,6 +355,11 @@ func (s *sender) Send(ctx context.Context, t fanout.Target) (fanout.Receipt, err
 		return fanout.Receipt{PeerID: p.ID}, fanout.Fatal(fmt.Errorf("write journal: %w", perr))
 	}
 	if err != nil {
+		// A split message can fail after its first parts arrived: keep
+		// their ids, so `retract` can still take them back.
+		if jerr := s.st.MarkPartsDelivered(s.bid, p.ID, ids); jerr != nil {
+			return fanout.Receipt{PeerID: p.ID}, fanout.Fatal(fmt.Errorf("write journal: %w", jerr))
+		}
 		return fanout.Receipt{PeerID: p.ID}, err
 	}
 	// The sent mark commits while this worker takes its next recipient; the

@@ -36,7 +36,8 @@ func (s *Store) MarkRetracted(id string, peerIDs []int64, at time.Time) error {
 	err := s.update(func(tx *bolt.Tx) error {
 		for _, p := range peerIDs {
 			err := s.modifyEntry(tx, id, entryKey(p, ""), func(old Entry) (Entry, bool) {
-				if old.Status != EntrySent || !old.RetractedAt.IsZero() {
+				// A failed entry may hold the parts that did arrive.
+				if len(old.Messages()) == 0 || !old.RetractedAt.IsZero() {
 					return old, false
 				}
 				old.RetractedAt, old.ChangeError, old.UpdatedAt = at, "", at

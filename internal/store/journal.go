@@ -344,6 +344,28 @@ func (s *Store) MarkSent(id string, peerID int64, messageIDs ...int) error {
 	return nil
 }
 
+// MarkPartsDelivered records the ids of the parts of a message Telegram
+// accepted before a later part failed, so that they can still be retracted.
+// The entry's status is left as it is; a sent entry is not touched.
+func (s *Store) MarkPartsDelivered(id string, peerID int64, messageIDs []int) error {
+	if peerID == 0 || len(messageIDs) == 0 {
+		return nil
+	}
+	err := s.batch(func(tx *bolt.Tx) error {
+		return s.modifyEntry(tx, id, entryKey(peerID, ""), func(old Entry) (Entry, bool) {
+			if old.Status == EntrySent {
+				return old, false
+			}
+			old.MessageID, old.MessageIDs = messageIDs[0], slices.Clone(messageIDs)
+			return old, true
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("mark parts delivered %s/%d: %w", id, peerID, err)
+	}
+	return nil
+}
+
 // MarkFailed records that delivery to recipient (peer peerID) failed with
 // errText. It never downgrades a sent entry.
 //
@@ -366,7 +388,6 @@ func (s *Store) MarkFailed(id string, peerID int64, recipient, errText string) e
 				e.Recipient = recipient
 			}
 			e.Status = EntryFailed
-			e.MessageID = 0
 			e.Error = errText
 			e.UpdatedAt = now
 			return e, true
