@@ -70,9 +70,9 @@ func notScheduled(b store.Broadcast, verb string) error {
 // chosenEntries are the journal entries of b a retract or edit acts on: the
 // recipients it was sent to, all of them or those named with --to. A --to
 // that is not a recipient of b is a usage error, before anything is done.
-// unknown counts recipients whose send's outcome is unknown (pending).
-// With sentOnly, entries that failed with some parts delivered are left out
-// (an edit needs every part).
+// pending are the recipients whose send's outcome is unknown. With sentOnly,
+// entries that failed with some parts delivered are left out (an edit needs
+// every part).
 func chosenEntries(st *store.Store, b store.Broadcast, to []string, sentOnly bool) (chosen, pending []store.Entry, err error) {
 	es, err := st.Entries(b.ID)
 	if err != nil {
