@@ -11,7 +11,6 @@ package delivery
 import (
 	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/broadcast-cli/broadcast/internal/fanout"
 	"github.com/broadcast-cli/broadcast/internal/store"
@@ -25,79 +24,44 @@ type event struct {
 }
 
 // journaler reports the engine's events to the caller's callbacks from one
-// goroutine, in order, each result once its journal write is durable. Like
-// the engine's own callbacks, the caller's never run concurrently.
+// goroutine (inOrder), in order, each result once its journal write is
+// durable. Like the engine's own callbacks, the caller's never run
+// concurrently.
 type journaler struct {
 	st     *store.Store
 	bid    string
 	s      *sender
 	report func(fanout.Result)
 	wait   func(fanout.WaitEvent)
+	q      *inOrder
 
-	mu    sync.Mutex
-	queue []event
-	more  chan struct{} // signalled when queue grows or closes
-	shut  bool
-	done  chan struct{}
+	// err and moved are touched only by q's goroutine until close returns.
 	err   error         // the first journal error
 	moved map[int]error // results reported pending instead of sent: index → cause
 }
 
 func newJournaler(st *store.Store, bid string, s *sender, report func(fanout.Result), wait func(fanout.WaitEvent)) *journaler {
-	j := &journaler{st: st, bid: bid, s: s, report: report, wait: wait,
-		more: make(chan struct{}, 1), done: make(chan struct{}), moved: map[int]error{}}
-	go j.loop()
-	return j
+	return &journaler{st: st, bid: bid, s: s, report: report, wait: wait, q: newInOrder(), moved: map[int]error{}}
 }
 
 // push queues an event; it never blocks the engine.
 func (j *journaler) push(ev event) {
-	j.mu.Lock()
-	j.queue = append(j.queue, ev)
-	j.mu.Unlock()
-	select {
-	case j.more <- struct{}{}:
-	default:
-	}
+	j.q.push(func() {
+		if ev.wait != nil {
+			if j.wait != nil {
+				j.wait(*ev.wait)
+			}
+			return
+		}
+		j.result(*ev.res)
+	})
 }
 
 // close reports what is queued and returns once every write is durable and
 // every event reported. It returns the first journal error.
 func (j *journaler) close() error {
-	j.mu.Lock()
-	j.shut = true
-	j.mu.Unlock()
-	select {
-	case j.more <- struct{}{}:
-	default:
-	}
-	<-j.done
+	j.q.close()
 	return j.err
-}
-
-func (j *journaler) loop() {
-	defer close(j.done)
-	for {
-		j.mu.Lock()
-		batch, shut := j.queue, j.shut
-		j.queue = nil
-		j.mu.Unlock()
-		for _, ev := range batch {
-			if ev.wait != nil {
-				if j.wait != nil {
-					j.wait(*ev.wait)
-				}
-				continue
-			}
-			j.result(*ev.res)
-		}
-		if len(batch) == 0 && shut {
-			return
-		}
-		if len(batch) == 0 {
-			<-j.more
-		}
-	}
 }
 
 // result journals one result (waits for its sent mark, or writes its
