@@ -314,10 +314,9 @@ func confirm(ctx context.Context, g *globals, question, flagHint string) error {
 	return &outcomeError{code: exitUsage, msg: "not confirmed: nothing was done"}
 }
 
-// pacingFrom reads the pacing flags of retract and edit (and edit's message
-// flags), with the config's send: defaults under them.
-func pacingFrom(c *cli.Context, g *globals) (sendOptions, error) {
-	o := sendOptions{
+// pacingFlagValues are the flags send, retract and edit share, as given.
+func pacingFlagValues(c *cli.Context) sendOptions {
+	return sendOptions{
 		messageFile:  c.String("message-file"),
 		parseMode:    c.String("parse-mode"),
 		concurrency:  c.Int("concurrency"),
@@ -326,6 +325,12 @@ func pacingFrom(c *cli.Context, g *globals) (sendOptions, error) {
 		maxFloodWait: c.Duration("max-flood-wait"),
 		dryRun:       c.Bool("dry-run"),
 	}
+}
+
+// pacingFrom reads the pacing flags of retract and edit (and edit's message
+// flags), with the config's send: defaults under them.
+func pacingFrom(c *cli.Context, g *globals) (sendOptions, error) {
+	o := pacingFlagValues(c)
 	o.applyConfig(c, g.cfg.Send)
 	return o, o.check()
 }

@@ -146,7 +146,7 @@ func showBroadcast(ctx context.Context, g *globals, st *store.Store, id string, 
 	var tally historyTally
 	for _, e := range es {
 		state, isRead := recipientState(b, e, read)
-		tally.add(state, isRead, e, read != nil)
+		tally.add(isRead, e, read != nil)
 		if g.json {
 			line := map[string]any{"recipient": e.Recipient, "peer_id": e.PeerID, "status": e.Status, "state": state,
 				"message_id": e.MessageID, "error": e.Error, "attempts": e.Attempts}
@@ -202,7 +202,7 @@ type historyTally struct {
 	total, sent, read, unread, retracted, edited, failed, pending, notSent int
 }
 
-func (t *historyTally) add(state string, isRead bool, e store.Entry, readKnown bool) {
+func (t *historyTally) add(isRead bool, e store.Entry, readKnown bool) {
 	t.total++
 	switch e.Status {
 	case store.EntrySent:
@@ -215,7 +215,7 @@ func (t *historyTally) add(state string, isRead bool, e store.Entry, readKnown b
 		case readKnown:
 			t.unread++
 		}
-		if state == "edited" || (e.Edit != "" && !e.EditedAt.IsZero()) {
+		if !e.EditedAt.IsZero() {
 			t.edited++
 		}
 	case store.EntryFailed:

@@ -127,27 +127,15 @@ func sendAction(ctx context.Context, c *cli.Context, ios *streams) error {
 // sendOptionsFrom reads send's flags (absent on the root command, where
 // `broadcast MESSAGE` uses only the config) and the config's send defaults.
 func sendOptionsFrom(c *cli.Context, g *globals, ios *streams) (sendOptions, error) {
-	o := sendOptions{
-		to:           c.StringSlice("to"),
-		lists:        splitCommas(c.StringSlice("list")),
-		toFile:       c.String("to-file"),
-		messageFile:  c.String("message-file"),
-		parseMode:    c.String("parse-mode"),
-		silent:       c.Bool("silent"),
-		noPreview:    c.Bool("no-preview"),
-		concurrency:  c.Int("concurrency"),
-		rate:         c.Float64("rate"),
-		rateSet:      c.IsSet("rate"),
-		maxFloodWait: c.Duration("max-flood-wait"),
-		resendAfter:  c.Duration("resend-after"),
-		dryRun:       c.Bool("dry-run"),
-		id:           c.String("id"),
-		fresh:        c.Bool("new"),
-		attach:       c.StringSlice("attach"),
-		schedule:     c.String("schedule"),
-		template:     c.Bool("template"),
-		split:        c.Bool("split"),
-	}
+	o := pacingFlagValues(c)
+	o.to = c.StringSlice("to")
+	o.lists = splitCommas(c.StringSlice("list"))
+	o.toFile = c.String("to-file")
+	o.silent, o.noPreview = c.Bool("silent"), c.Bool("no-preview")
+	o.resendAfter = c.Duration("resend-after")
+	o.id, o.fresh = c.String("id"), c.Bool("new")
+	o.attach, o.schedule = c.StringSlice("attach"), c.String("schedule")
+	o.template, o.split = c.Bool("template"), c.Bool("split")
 	if w, ok := c.Generic("wait").(*waitFlag); ok && w.set {
 		o.lockWait = w.d
 	}
