@@ -34,7 +34,7 @@ func (s *sender) duplicate(idx int, p store.Peer) error {
 	if s.recips[owner].Topic != s.recips[idx].Topic {
 		// Journaled by its own name, not under the chat's entry, which
 		// is the other recipient's.
-		s.peers[idx] = store.Peer{}
+		s.peerIDs[idx] = 0
 		return &PlaceConflictError{Other: s.recips[owner].Input}
 	}
 	return fanout.ErrDuplicate

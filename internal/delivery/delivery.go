@@ -229,7 +229,7 @@ type Messenger interface {
 // Run sends the broadcast to every recipient through the fan-out engine,
 // journaling each one, and records how the run ended.
 func Run(ctx context.Context, st *store.Store, m Messenger, b store.Broadcast, recips []recipient.Recipient, opts fanout.Options) (fanout.Summary, error) {
-	s := &sender{st: st, m: m, bid: b.ID, recips: recips, peers: make([]store.Peer, len(recips)), marks: make([]chan error, len(recips)), claims: map[int64]int{}}
+	s := &sender{st: st, m: m, bid: b.ID, recips: recips, peerIDs: make([]int64, len(recips)), marks: make([]<-chan error, len(recips)), claims: map[int64]int{}}
 	if err := s.loadDelivered(); err != nil {
 		return fanout.Summary{}, err
 	}
@@ -270,12 +270,13 @@ type sender struct {
 	m      Messenger
 	bid    string
 	recips []recipient.Recipient
-	// peers[i] is recipient i's resolved peer, and marks[i] the commit of
+	// peerIDs[i] is recipient i's resolved peer's id (only the id: a whole
+	// store.Peer a recipient would hold 1.3 MB per 10,000), and marks[i] the commit of
 	// its sent mark; each index is written only by the goroutine working on
 	// that target, and read by the journaler after its result.
-	peers []store.Peer
-	marks []chan error
-	stop  context.CancelCauseFunc // stops the run when the journal fails
+	peerIDs []int64
+	marks   []<-chan error
+	stop    context.CancelCauseFunc // stops the run when the journal fails
 
 	// delivered holds the journal's sent entries by recipient as written,
 	// so a re-run settles them without a resolve, a rate token or a call.
@@ -306,7 +307,7 @@ func (s *sender) Settled(t fanout.Target) (fanout.Receipt, bool, error) {
 	if !ok {
 		return fanout.Receipt{}, false, nil
 	}
-	s.peers[t.Index] = store.Peer{ID: e.PeerID}
+	s.peerIDs[t.Index] = e.PeerID
 	if !s.claim(e.PeerID, t.Index) {
 		return fanout.Receipt{}, false, fanout.ErrDuplicate
 	}
@@ -326,7 +327,7 @@ func (s *sender) Send(ctx context.Context, t fanout.Target) (fanout.Receipt, err
 	if err != nil {
 		return fanout.Receipt{}, err
 	}
-	s.peers[t.Index] = p
+	s.peerIDs[t.Index] = p.ID
 	if !s.claim(p.ID, t.Index) {
 		// The same person named twice: one send and one line (chats.go).
 		return fanout.Receipt{PeerID: p.ID}, s.duplicate(t.Index, p)
@@ -347,8 +348,7 @@ func (s *sender) Send(ctx context.Context, t fanout.Target) (fanout.Receipt, err
 	if done, err = fanout.Wire(ctx, "send"); err != nil {
 		return fanout.Receipt{PeerID: p.ID}, err
 	}
-	pending := make(chan error, 1)
-	go func() { pending <- s.st.MarkPending(s.bid, store.Entry{Recipient: r.Input, PeerID: p.ID}) }()
+	pending := s.st.MarkPendingAsync(s.bid, store.Entry{Recipient: r.Input, PeerID: p.ID})
 	ids, err := s.m.Send(ctx, r, p, func(part int) int64 { return RandomID(s.bid, p.ID, part) })
 	done(err)
 	if perr := <-pending; perr != nil {
@@ -364,9 +364,7 @@ func (s *sender) Send(ctx context.Context, t fanout.Target) (fanout.Receipt, err
 	}
 	// The sent mark commits while this worker takes its next recipient; the
 	// journaler holds the result until it is durable (report.go).
-	mark := make(chan error, 1)
-	s.marks[t.Index] = mark
-	go func() { mark <- s.st.MarkSent(s.bid, p.ID, ids...) }()
+	s.marks[t.Index] = s.st.MarkSentAsync(s.bid, p.ID, ids...)
 	first := 0
 	if len(ids) > 0 {
 		first = ids[0]

@@ -73,7 +73,7 @@ func Edit(ctx context.Context, st *store.Store, ed Editor, b store.Broadcast, en
 	if len(todo) == 0 {
 		return sum, nil
 	}
-	es := &editSender{st: st, ed: ed, bid: b.ID, entries: todo, o: o, marks: make([]chan error, len(todo))}
+	es := &editSender{st: st, ed: ed, bid: b.ID, entries: todo, o: o, marks: make([]<-chan error, len(todo))}
 	targets := make([]fanout.Target, len(todo))
 	for i, e := range todo {
 		targets[i] = fanout.Target{Index: i, Recipient: e.Recipient}
@@ -129,7 +129,7 @@ type editSender struct {
 	o       EditOptions
 	// marks[i] is the commit of entry i's edited mark, started when
 	// Telegram confirmed the edit.
-	marks []chan error
+	marks []<-chan error
 }
 
 func (s *editSender) Send(ctx context.Context, t fanout.Target) (fanout.Receipt, error) {
@@ -145,9 +145,7 @@ func (s *editSender) Send(ctx context.Context, t fanout.Target) (fanout.Receipt,
 	if err := s.ed.Edit(ctx, p, ids); err != nil {
 		return fanout.Receipt{PeerID: e.PeerID}, err
 	}
-	mark := make(chan error, 1)
-	go func() { mark <- s.st.MarkEdited(s.bid, e.PeerID, s.o.Edit.Digest, time.Now()) }()
-	s.marks[t.Index] = mark
+	s.marks[t.Index] = s.st.MarkEditedAsync(s.bid, e.PeerID, s.o.Edit.Digest, time.Now())
 	return fanout.Receipt{PeerID: e.PeerID, MessageID: ids[0]}, nil
 }
 

@@ -80,14 +80,14 @@ func (j *journaler) result(res fanout.Result) {
 			res.Err = fmt.Errorf("%w: delivered, but the journal could not record it: %w", fanout.ErrInterrupted, err)
 		}
 	case fanout.StatusFailed:
-		p := j.s.peers[i]
+		peerID := j.s.peerIDs[i]
 		if res.Receipt.PeerID == 0 {
-			res.Receipt.PeerID = p.ID
+			res.Receipt.PeerID = peerID
 		}
 		// A recipient that was never sent to is simply not confirmed;
 		// only a real failure is journaled as one.
 		if !errors.Is(res.Err, fanout.ErrNotSent) && !errors.Is(res.Err, fanout.ErrInterrupted) {
-			if err := j.st.MarkFailed(j.bid, p.ID, res.Target.Recipient, res.Err.Error()); err != nil {
+			if err := j.st.MarkFailed(j.bid, peerID, res.Target.Recipient, res.Err.Error()); err != nil {
 				j.fail(err)
 			}
 		}

@@ -57,7 +57,14 @@ func (s *Store) MarkRetracted(id string, peerIDs []int64, at time.Time) error {
 
 // MarkEdited records that peerID's message now carries edit digest.
 func (s *Store) MarkEdited(id string, peerID int64, digest string, at time.Time) error {
-	err := s.batch(func(tx *bolt.Tx) error {
+	return <-s.MarkEditedAsync(id, peerID, digest, at)
+}
+
+// MarkEditedAsync is MarkEdited for a caller that goes on meanwhile: the
+// result arrives on the channel once committed.
+func (s *Store) MarkEditedAsync(id string, peerID int64, digest string, at time.Time) <-chan error {
+	result := make(chan error, 1)
+	s.batchAsync(func(tx *bolt.Tx) error {
 		return s.modifyEntry(tx, id, entryKey(peerID, ""), func(old Entry) (Entry, bool) {
 			if old.Status != EntrySent {
 				return old, false
@@ -65,11 +72,13 @@ func (s *Store) MarkEdited(id string, peerID int64, digest string, at time.Time)
 			old.Edit, old.EditedAt, old.ChangeError, old.UpdatedAt = digest, at, "", at
 			return old, true
 		})
+	}, func(err error) {
+		if err != nil {
+			err = fmt.Errorf("mark edited %s/%d: %w", id, peerID, err)
+		}
+		result <- err
 	})
-	if err != nil {
-		return fmt.Errorf("mark edited %s/%d: %w", id, peerID, err)
-	}
-	return nil
+	return result
 }
 
 // MarkChangeFailed records why a retract or edit failed for peerID. The

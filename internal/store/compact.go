@@ -74,6 +74,7 @@ func (s *Store) Compact() (before, after int64, err error) {
 	if err := s.peerw.wait(); err != nil {
 		return 0, 0, err
 	}
+	s.commits.wait()
 	fi, err := os.Stat(s.path)
 	if err != nil {
 		return 0, 0, err
@@ -106,7 +107,6 @@ func (s *Store) Compact() (before, after int64, err error) {
 	}
 	syncDir(filepath.Dir(s.path))
 	old := s.db
-	dst.MaxBatchDelay = batchDelay
 	s.db = dst
 	_ = old.Close()
 	if fi, err := os.Stat(s.path); err == nil {

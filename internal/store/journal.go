@@ -278,12 +278,18 @@ func (s *Store) SetState(id string, st BroadcastState) error {
 // sent entry is left as it is. A failure recorded for e.Recipient before it
 // had a peer id (see MarkFailed) is dropped, so that the journal holds one
 // entry per recipient. Broadcast id must exist.
-func (s *Store) MarkPending(id string, e Entry) error {
+func (s *Store) MarkPending(id string, e Entry) error { return <-s.MarkPendingAsync(id, e) }
+
+// MarkPendingAsync is MarkPending for a caller that goes on meanwhile: the
+// result arrives on the channel once committed.
+func (s *Store) MarkPendingAsync(id string, e Entry) <-chan error {
+	result := make(chan error, 1)
 	if e.PeerID == 0 {
-		return fmt.Errorf("mark pending %s: %s: no peer id", id, e.Recipient)
+		result <- fmt.Errorf("mark pending %s: %s: no peer id", id, e.Recipient)
+		return result
 	}
 	now := s.now()
-	err := s.batch(func(tx *bolt.Tx) error {
+	s.batchAsync(func(tx *bolt.Tx) error {
 		err := s.modifyEntry(tx, id, entryKey(e.PeerID, ""), func(old Entry) (Entry, bool) {
 			if old.Status == EntrySent {
 				return old, false
@@ -300,11 +306,13 @@ func (s *Store) MarkPending(id string, e Entry) error {
 			return err
 		}
 		return tx.Bucket(bucketJournal).Bucket([]byte(id)).Delete(entryKey(0, e.Recipient))
+	}, func(err error) {
+		if err != nil {
+			err = fmt.Errorf("mark pending %s/%d: %w", id, e.PeerID, err)
+		}
+		result <- err
 	})
-	if err != nil {
-		return fmt.Errorf("mark pending %s/%d: %w", id, e.PeerID, err)
-	}
-	return nil
+	return result
 }
 
 // MarkSent records that Telegram accepted the message to peerID, with the
@@ -312,11 +320,20 @@ func (s *Store) MarkPending(id string, e Entry) error {
 // losing a sent record would mean sending twice on resume. An entry already
 // sent keeps its first message ids.
 func (s *Store) MarkSent(id string, peerID int64, messageIDs ...int) error {
+	return <-s.MarkSentAsync(id, peerID, messageIDs...)
+}
+
+// MarkSentAsync is MarkSent for a caller that goes on meanwhile: the result
+// arrives on the channel once committed.
+func (s *Store) MarkSentAsync(id string, peerID int64, messageIDs ...int) <-chan error {
+	result := make(chan error, 1)
 	if peerID == 0 {
-		return fmt.Errorf("mark sent %s: no peer id", id)
+		result <- fmt.Errorf("mark sent %s: no peer id", id)
+		return result
 	}
 	now := s.now()
-	err := s.batch(func(tx *bolt.Tx) error {
+	messageIDs = slices.Clone(messageIDs) // the caller's slice may change before the commit
+	s.batchAsync(func(tx *bolt.Tx) error {
 		return s.modifyEntry(tx, id, entryKey(peerID, ""), func(old Entry) (Entry, bool) {
 			if old.Status == EntrySent {
 				return old, false
@@ -329,7 +346,7 @@ func (s *Store) MarkSent(id string, peerID int64, messageIDs ...int) error {
 				e.MessageID = messageIDs[0]
 			}
 			if len(messageIDs) > 1 {
-				e.MessageIDs = slices.Clone(messageIDs)
+				e.MessageIDs = messageIDs
 			}
 			e.SentAt = now
 			e.Error = ""
@@ -337,11 +354,13 @@ func (s *Store) MarkSent(id string, peerID int64, messageIDs ...int) error {
 			e.UpdatedAt = now
 			return e, true
 		})
+	}, func(err error) {
+		if err != nil {
+			err = fmt.Errorf("mark sent %s/%d: %w", id, peerID, err)
+		}
+		result <- err
 	})
-	if err != nil {
-		return fmt.Errorf("mark sent %s/%d: %w", id, peerID, err)
-	}
-	return nil
+	return result
 }
 
 // MarkPartsDelivered records the ids of the parts of a message Telegram
@@ -492,7 +511,7 @@ func (s *Store) modifyEntry(tx *bolt.Tx, id string, key []byte, change func(old 
 	if !write {
 		return nil
 	}
-	if v, err = encode(e); err != nil {
+	if v, err = encodeEntry(e); err != nil {
 		return err
 	}
 	return j.Put(key, v)

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -44,31 +43,44 @@ func idKey(id int64) string { return "id:" + strconv.FormatInt(id, 10) }
 // LookupPeer returns the cached peer for a canonical recipient key such as
 // "@name", "+15551234567" or "id:123", and whether there was one.
 func (s *Store) LookupPeer(key string) (Peer, bool, error) {
-	var (
-		p  Peer
-		ok bool
-	)
-	if v, queued := s.peerw.get(key); queued {
-		if err := json.Unmarshal(v, &p); err != nil {
-			return Peer{}, false, err
-		}
-		return p, true, nil
+	p, ref, ok, err := s.readPeer(key)
+	if err != nil || !ok || ref == 0 {
+		return p, ok, err
 	}
-	err := s.view(func(tx *bolt.Tx) error {
+	p, ref, ok, err = s.readPeer(idKey(ref))
+	switch {
+	case err != nil:
+		return Peer{}, false, err
+	case !ok:
+		// The record went (ForgetPeer) and left this name behind: not
+		// known, so resolved again.
+		return Peer{}, false, nil
+	case ref != 0:
+		return Peer{}, false, corrupt(s.path, "peer %q: %s is a reference too", key, idKey(ref))
+	}
+	return p, true, nil
+}
+
+// readPeer reads one record of the peer cache: a save not yet committed,
+// else the database. The database is read in a transaction begun after
+// the look at the queue, so a save committed in between is seen there.
+func (s *Store) readPeer(key string) (p Peer, ref int64, ok bool, err error) {
+	if v, queued := s.peerw.get(key); queued {
+		p, ref, err = decodePeer(v)
+		return p.normal(), ref, err == nil, err
+	}
+	err = s.view(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketPeers).Get([]byte(key))
 		if v == nil {
 			return nil
 		}
-		if err := json.Unmarshal(v, &p); err != nil {
+		if p, ref, err = decodePeer(v); err != nil {
 			return corrupt(s.path, "peer %q: %w", key, err)
 		}
 		p, ok = p.normal(), true
 		return nil
 	})
-	if err != nil {
-		return Peer{}, false, err
-	}
-	return p, ok, nil
+	return p, ref, ok, err
 }
 
 // SavePeer caches p under key and under "id:<p.ID>". A zero ResolvedAt is
@@ -88,11 +100,20 @@ func (s *Store) SavePeer(key string, p Peer) error {
 	if p.ResolvedAt.IsZero() {
 		p.ResolvedAt = s.now()
 	}
-	v, err := json.Marshal(p)
+	v, err := encodePeer(p)
 	if err != nil {
 		return fmt.Errorf("save peer %s: %w", key, err)
 	}
-	s.peerw.queue(s, key, idKey(p.ID), v)
+	// The peer is stored once, under its id; key only points there.
+	writes := map[string][]byte{idKey(p.ID): v}
+	if key != idKey(p.ID) {
+		ref, err := encodePeerRef(p.ID)
+		if err != nil {
+			return fmt.Errorf("save peer %s: %w", key, err)
+		}
+		writes[key] = ref
+	}
+	s.peerw.queue(s, key, writes)
 	return nil
 }
 
@@ -109,18 +130,24 @@ func (s *Store) ForgetPeer(key string) error {
 		if v == nil {
 			return nil
 		}
-		var p Peer
-		if err := json.Unmarshal(v, &p); err != nil {
+		p, ref, err := decodePeer(v)
+		if err != nil {
 			// Nothing to match aliases against; dropping the bad record is
 			// exactly what the caller asked for.
 			return b.Delete([]byte(key))
 		}
+		if ref != 0 {
+			p.ID = ref
+		}
 		// Forgetting is rare and the cache small, so a scan beats keeping
-		// a reverse index up to date.
+		// a reverse index up to date. Every key of the peer goes: its
+		// record, the names that point to it, and schema 1's copies.
 		var aliases [][]byte
-		err := b.ForEach(func(k, v []byte) error {
-			var q Peer
-			if json.Unmarshal(v, &q) == nil && q.ID == p.ID && q.Kind == p.Kind {
+		err = b.ForEach(func(k, v []byte) error {
+			q, qref, err := decodePeer(v)
+			switch {
+			case err != nil:
+			case qref == p.ID, qref == 0 && q.normal().ID == p.normal().ID:
 				aliases = append(aliases, append([]byte(nil), k...))
 			}
 			return nil

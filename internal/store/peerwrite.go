@@ -8,7 +8,7 @@ import (
 )
 
 // peerWriter commits SavePeer's writes in the background. Saves that arrive
-// together share one commit (bbolt's batch); until it lands, the encoded
+// together share one commit (the committer, commit.go); until it lands, the encoded
 // peers are served from memory, so a save is visible at once.
 type peerWriter struct {
 	mu      sync.Mutex
@@ -17,39 +17,43 @@ type peerWriter struct {
 	err     error // the first failed commit
 }
 
-// queue starts committing v under key and alias.
-func (w *peerWriter) queue(s *Store, key, alias string, v []byte) {
+// queue starts committing writes (key → encoded record) for the save of
+// key.
+func (w *peerWriter) queue(s *Store, key string, writes map[string][]byte) {
 	w.mu.Lock()
 	if w.pending == nil {
 		w.pending = map[string][]byte{}
 	}
-	w.pending[key], w.pending[alias] = v, v
+	for k, v := range writes {
+		w.pending[k] = v
+	}
 	w.wg.Add(1)
 	w.mu.Unlock()
-	go func() {
-		defer w.wg.Done()
-		// Batched: a first broadcast to a long list resolves and saves
-		// many peers at once, and they can share one commit.
-		err := s.batch(func(tx *bolt.Tx) error {
-			b := tx.Bucket(bucketPeers)
-			b.FillPercent = journalFill
-			if err := b.Put([]byte(key), v); err != nil {
+	// Batched: a first broadcast to a long list resolves and saves many
+	// peers at once, and they can share one commit.
+	s.batchAsync(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketPeers)
+		b.FillPercent = journalFill
+		for k, v := range writes {
+			if err := b.Put([]byte(k), v); err != nil {
 				return err
 			}
-			return b.Put([]byte(alias), v)
-		})
+		}
+		return nil
+	}, func(err error) {
+		defer w.wg.Done()
 		w.mu.Lock()
 		defer w.mu.Unlock()
 		if err != nil && w.err == nil {
 			w.err = fmt.Errorf("save peer %s: %w", key, err)
 		}
 		// Only if no later save of the same key is still on its way.
-		for _, k := range []string{key, alias} {
+		for k, v := range writes {
 			if cur, ok := w.pending[k]; ok && &cur[0] == &v[0] {
 				delete(w.pending, k)
 			}
 		}
-	}()
+	})
 }
 
 // get returns a peer saved but not yet committed.

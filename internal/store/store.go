@@ -25,17 +25,11 @@ const (
 
 	// schemaVersion is written into every new database. A database without
 	// it was not made by this package; one with a higher value was made by a
-	// newer broadcast that may store records differently.
-	schemaVersion = 1
+	// newer broadcast that may store records differently. 2: journal
+	// entries and peers are CBOR, a peer stored once (codec.go).
+	schemaVersion = 2
 
 	defaultLockTimeout = 200 * time.Millisecond
-
-	// batchDelay is how long a journal write waits for others to join its
-	// commit. Writers block until their batch commits, so the delay adds to
-	// every cycle; bbolt's default of 10ms is long next to a commit on an
-	// SSD (two fdatasyncs, about 1ms). In BenchmarkJournal (8 writers) 2ms
-	// cut the cost per recipient from about 6ms to under 1ms.
-	batchDelay = 2 * time.Millisecond
 )
 
 var (
@@ -79,8 +73,9 @@ type Store struct {
 	// removes it. It is "" for a Store from Open.
 	copyPath string
 
-	clock func() time.Time // Options.Now
-	peerw peerWriter       // SavePeer's commits in flight
+	clock   func() time.Time // Options.Now
+	peerw   peerWriter       // SavePeer's commits in flight
+	commits committer        // batched writes (commit.go)
 
 	mu     sync.Mutex
 	closed bool
@@ -162,7 +157,6 @@ func Open(dir string, opts Options) (*Store, error) {
 		break
 	}
 	s := &Store{db: db, path: path, pidPath: pidPath, clock: opts.Now}
-	db.MaxBatchDelay = batchDelay
 	// Summaries first: ensureBuckets would create their bucket empty.
 	if err := s.ensureSummaries(); err != nil {
 		db.Close()
@@ -196,6 +190,7 @@ func (s *Store) Close() error {
 		if err := s.peerw.wait(); err != nil {
 			errs = append(errs, err)
 		}
+		s.commits.wait()
 		// Remove the pid file while we still hold the lock, so that we never
 		// remove the one written by the next holder.
 		if s.pidPath != "" {
@@ -497,9 +492,12 @@ func osError(err error) bool {
 	return errors.As(err, &errno) || errors.As(err, &pe)
 }
 
-// ensureBuckets creates buckets that a database made by an older version
-// lacks. It writes only when something is missing, since every bbolt
-// commit writes a meta page.
+// ensureBuckets brings a database made by an older version up to this
+// one: it creates the buckets it lacks and raises its schema version, since
+// this version writes records (codec.go) that an older one cannot read, so
+// an older binary must refuse the file rather than misread it. It writes
+// only when something is missing, since every bbolt commit writes a meta
+// page.
 func (s *Store) ensureBuckets() error {
 	missing := false
 	err := s.view(func(tx *bolt.Tx) error {
@@ -507,6 +505,9 @@ func (s *Store) ensureBuckets() error {
 			if tx.Bucket(name) == nil {
 				missing = true
 			}
+		}
+		if n, _ := strconv.Atoi(string(tx.Bucket(bucketMeta).Get(keySchema))); n < schemaVersion {
+			missing = true
 		}
 		return nil
 	})
@@ -519,7 +520,7 @@ func (s *Store) ensureBuckets() error {
 				return err
 			}
 		}
-		return nil
+		return tx.Bucket(bucketMeta).Put(keySchema, []byte(strconv.Itoa(schemaVersion)))
 	})
 }
 
@@ -597,19 +598,4 @@ func (s *Store) update(fn func(*bolt.Tx) error) error {
 		return ErrReadOnly
 	}
 	return guard(s.path, func() error { return s.db.Update(fn) })
-}
-
-// batch runs fn in a read-write transaction that it may share with
-// concurrent callers, so that they share one fsync. fn may run more than
-// once and must not have side effects outside tx.
-func (s *Store) batch(fn func(*bolt.Tx) error) error {
-	if s.Snapshot() {
-		return ErrReadOnly // at once, not after the batch delay
-	}
-	// fn runs on bbolt's batch goroutine, so it needs a guard of its own.
-	return guard(s.path, func() error {
-		return s.db.Batch(func(tx *bolt.Tx) error {
-			return guard(s.path, func() error { return fn(tx) })
-		})
-	})
 }
