@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/gotd/log/logslog"
 	"github.com/gotd/td/crypto"
 	"github.com/gotd/td/telegram"
 	"github.com/gotd/td/telegram/auth/qrlogin"
@@ -130,7 +129,7 @@ func New(opts Options) (*Client, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	to := telegram.Options{
-		Logger:         logslog.New(logger),
+		Logger:         gotdLog(logger),
 		SessionStorage: sessionStorage{st: opts.Store},
 		NoUpdates:      true,
 		Device: telegram.DeviceConfig{
