@@ -115,6 +115,11 @@ func Parse(s string) (Recipient, error) {
 		return Recipient{}, &Error{Input: s, Reason: reason}
 	}
 	r.Input = s
+	if r.Key == s {
+		// Already canonical, as in most lists: keep one copy of the text,
+		// not two, for each of a long list's recipients.
+		r.Key = s
+	}
 	return r, nil
 }
 
@@ -389,7 +394,7 @@ func isUsernameRune(c rune) bool {
 // partly valid set. The result may contain duplicates; see Dedupe.
 func ParseAll(inputs []string) ([]Recipient, error) {
 	var (
-		out  []Recipient
+		out  = make([]Recipient, 0, len(inputs)) // one a line, most often
 		errs []error
 	)
 	for _, in := range inputs {
@@ -454,16 +459,25 @@ func stripComment(s string) string {
 }
 
 // Dedupe returns rs without repeated recipients, keeping the first of each
-// Key in order. rs is not modified.
+// Key in order. rs is not modified; without repeats it is returned as it
+// is, not copied (a long list is held once).
 func Dedupe(rs []Recipient) []Recipient {
 	seen := make(map[string]bool, len(rs))
-	out := make([]Recipient, 0, len(rs))
-	for _, r := range rs {
+	var out []Recipient
+	for i, r := range rs {
 		if seen[r.Key] {
+			if out == nil {
+				out = append(make([]Recipient, 0, len(rs)-1), rs[:i]...)
+			}
 			continue
 		}
 		seen[r.Key] = true
-		out = append(out, r)
+		if out != nil {
+			out = append(out, r)
+		}
+	}
+	if out == nil {
+		return rs
 	}
 	return out
 }
@@ -475,10 +489,25 @@ func Dedupe(rs []Recipient) []Recipient {
 // broadcast of its own. The same chat written two ways (@name, t.me/c/ID)
 // is caught only once both are resolved, by the sender.
 func OnePlacePerChat(rs []Recipient) error {
+	// After Dedupe two places in one chat differ by their topic, so only
+	// the chats a topic is given for can conflict: for a list of people,
+	// none, and nothing more is held.
+	topical := map[string]bool{}
+	for _, r := range rs {
+		if r.Topic != 0 {
+			topical[r.PeerKey()] = true
+		}
+	}
+	if len(topical) == 0 {
+		return nil
+	}
 	first := map[string]Recipient{}
 	var errs []error
 	for _, r := range rs {
 		k := r.PeerKey()
+		if !topical[k] {
+			continue
+		}
 		f, ok := first[k]
 		if !ok {
 			first[k] = r

@@ -295,6 +295,12 @@ func TestDedupe(t *testing.T) {
 	if got := Dedupe(nil); len(got) != 0 {
 		t.Errorf("Dedupe(nil) = %v", got)
 	}
+	// A list without repeats is returned as it is: a long list is not
+	// held twice.
+	once := rs[:1]
+	if got := Dedupe(once); len(got) != 1 || &got[0] != &once[0] {
+		t.Error("Dedupe copied a list without repeats")
+	}
 }
 
 // topicOf is the topic a Key ends with, for the table above.
