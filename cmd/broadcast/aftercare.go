@@ -7,7 +7,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -59,8 +58,8 @@ func sameAccount(b store.Broadcast, acct store.Account) error {
 // methods (messages.deleteScheduledMessages). Acting on those ids could
 // change unrelated messages.
 func notScheduled(b store.Broadcast, verb string) error {
-	var spec delivery.Spec
-	if err := json.Unmarshal(b.Spec, &spec); err != nil || spec.Schedule.IsZero() {
+	spec, err := delivery.SpecOf(b)
+	if err != nil || spec.Schedule.IsZero() {
 		return nil
 	}
 	return usagef("change it in the Telegram app (the chat's scheduled messages)",

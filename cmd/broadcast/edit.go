@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -104,9 +103,9 @@ func runEdit(ctx context.Context, g *globals, o editOptions) error {
 	if !b.RetractedAt.IsZero() {
 		return usagef("send the new text as a new broadcast", "broadcast %s was retracted at %s: it cannot be edited", b.ID, b.RetractedAt.Local().Format("2006-01-02 15:04"))
 	}
-	var spec delivery.Spec
-	if err := json.Unmarshal(b.Spec, &spec); err != nil {
-		return fmt.Errorf("broadcast %s: journal record is damaged: %w", b.ID, err)
+	spec, err := delivery.SpecOf(b)
+	if err != nil {
+		return err
 	}
 	mode := spec.ParseMode
 	if o.parseModeSet {

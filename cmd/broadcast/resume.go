@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -58,9 +57,9 @@ func runResume(ctx context.Context, g *globals, ro resumeOptions) error {
 	if err != nil {
 		return err
 	}
-	var spec delivery.Spec
-	if err := json.Unmarshal(b.Spec, &spec); err != nil {
-		return fmt.Errorf("broadcast %s: journal record is damaged: %w", b.ID, err)
+	spec, err := delivery.SpecOf(b)
+	if err != nil {
+		return err
 	}
 	rs, err := recipient.ParseAll(spec.Recipients)
 	if err != nil {

@@ -583,12 +583,21 @@ func (r *sendRun) send(cctx, engineCtx context.Context) error {
 	g.log.Debug("broadcast", "id", plan.Broadcast.ID, "resumed", plan.Resumed, "was_finished", plan.WasFinished,
 		"recipients", len(r.rs), "rate", o.effectiveRate(r.acct.Bot), "concurrency", o.concurrency)
 	announce(g, r.st, plan)
+	// From here on the run needs the broadcast's id, not its record: the
+	// spec (the message and the list as given), the list again as keys and
+	// the record's own copy would stay in memory for the whole run, about
+	// 60 bytes a recipient.
+	r.spec, r.keys = delivery.Spec{}, nil
+	r.plan.Broadcast.Spec, r.plan.Broadcast.Recipients = nil, nil
+	plan = r.plan
+	rs := r.rs // delivery.Run holds the list its own way
+	r.rs = nil
 	if err := r.client.Upload(cctx, r.msg); err != nil {
 		return err
 	}
 	rate := o.effectiveRate(r.acct.Bot)
 	r.engine.Store(true)
-	r.sum, r.runErr = delivery.Run(engineCtx, r.st, r.messenger(engineCtx), plan.Broadcast, r.rs, fanout.Options{
+	r.sum, r.runErr = delivery.Run(engineCtx, r.st, r.messenger(engineCtx), plan.Broadcast, rs, fanout.Options{
 		Concurrency: o.concurrency,
 		// Sends keep retrying through an outage: the outage as a whole
 		// is bounded by the client's reconnect wait.

@@ -31,11 +31,12 @@ func (s *sender) duplicate(idx int, p store.Peer) error {
 	s.mu.Lock()
 	owner := s.claims[p.ID]
 	s.mu.Unlock()
-	if s.recips[owner].Topic != s.recips[idx].Topic {
+	if s.recipientAt(owner).Topic != s.recipientAt(idx).Topic {
 		// Journaled by its own name, not under the chat's entry, which
 		// is the other recipient's.
-		s.peerIDs[idx] = 0
-		return &PlaceConflictError{Other: s.recips[owner].Input}
+		s.setPeer(idx, 0)
+		return &PlaceConflictError{Other: s.targets[owner].Recipient}
 	}
+	s.setPeer(idx, 0) // dropped: no result will take it
 	return fanout.ErrDuplicate
 }

@@ -57,6 +57,20 @@ type Spec struct {
 	Recipients []string `json:"recipients"`
 }
 
+// SpecOf is the spec broadcast b was recorded with. Records before schema 2
+// carry the recipients in the spec as well; later ones only in
+// b.Recipients, which is the same list.
+func SpecOf(b store.Broadcast) (Spec, error) {
+	var spec Spec
+	if err := json.Unmarshal(b.Spec, &spec); err != nil {
+		return Spec{}, fmt.Errorf("broadcast %s: journal record is damaged: %w", b.ID, err)
+	}
+	if spec.Recipients == nil {
+		spec.Recipients = b.Recipients
+	}
+	return spec, nil
+}
+
 // Attachment names a file and fixes its content by digest, so a changed
 // file is a different broadcast.
 type Attachment struct {
@@ -148,7 +162,10 @@ func Begin(st *store.Store, accountID int64, spec Spec, keys []string, o BeginOp
 	if o.Now.IsZero() {
 		o.Now = time.Now()
 	}
-	specJSON, err := json.Marshal(spec)
+	// The record keeps the list once, in Recipients; SpecOf puts it back.
+	stored := spec
+	stored.Recipients = nil
+	specJSON, err := json.Marshal(stored)
 	if err != nil {
 		return Plan{}, err
 	}
@@ -229,13 +246,16 @@ type Messenger interface {
 // Run sends the broadcast to every recipient through the fan-out engine,
 // journaling each one, and records how the run ended.
 func Run(ctx context.Context, st *store.Store, m Messenger, b store.Broadcast, recips []recipient.Recipient, opts fanout.Options) (fanout.Summary, error) {
-	s := &sender{st: st, m: m, bid: b.ID, recips: recips, peerIDs: make([]int64, len(recips)), marks: make([]<-chan error, len(recips)), claims: map[int64]int{}}
-	if err := s.loadDelivered(); err != nil {
-		return fanout.Summary{}, err
-	}
 	targets := make([]fanout.Target, len(recips))
 	for i, r := range recips {
 		targets[i] = fanout.Target{Index: i, Recipient: r.Input}
+	}
+	// From here on a recipient is parsed again from its input when its turn
+	// comes (recipientAt), so that a long list is held once, as the inputs
+	// the targets name, and not also as 64-byte Recipients for the whole run.
+	s := &sender{st: st, m: m, bid: b.ID, targets: targets, peerOf: map[int]int64{}, markOf: map[int]<-chan error{}, claims: map[int64]int{}}
+	if err := s.loadDelivered(); err != nil {
+		return fanout.Summary{}, err
 	}
 	// Results and waits reach the caller through the journaler (report.go),
 	// which reports a result once its journal write is durable; a journal
@@ -266,16 +286,11 @@ func Run(ctx context.Context, st *store.Store, m Messenger, b store.Broadcast, r
 
 // sender is the fanout.Sender of one broadcast.
 type sender struct {
-	st     *store.Store
-	m      Messenger
-	bid    string
-	recips []recipient.Recipient
-	// peerIDs[i] is recipient i's resolved peer's id (only the id: a whole
-	// store.Peer a recipient would hold 1.3 MB per 10,000), and marks[i] the commit of
-	// its sent mark; each index is written only by the goroutine working on
-	// that target, and read by the journaler after its result.
-	peerIDs []int64
-	marks   []<-chan error
+	st  *store.Store
+	m   Messenger
+	bid string
+	// targets are the recipients as given (parsed again by recipientAt).
+	targets []fanout.Target
 	stop    context.CancelCauseFunc // stops the run when the journal fails
 
 	// delivered holds the journal's sent entries by recipient as written,
@@ -284,6 +299,12 @@ type sender struct {
 
 	mu     sync.Mutex
 	claims map[int64]int // peer id → the target index that sends to it
+	// peerOf[i] is target i's resolved peer's id and markOf[i] the commit
+	// of its sent mark, from Send until the journaler reports the result
+	// and takes them (report.go): only targets in flight have them, so a
+	// long list costs nothing here.
+	peerOf map[int]int64
+	markOf map[int]<-chan error
 }
 
 func (s *sender) loadDelivered() error {
@@ -307,15 +328,19 @@ func (s *sender) Settled(t fanout.Target) (fanout.Receipt, bool, error) {
 	if !ok {
 		return fanout.Receipt{}, false, nil
 	}
-	s.peerIDs[t.Index] = e.PeerID
+	s.setPeer(t.Index, e.PeerID)
 	if !s.claim(e.PeerID, t.Index) {
+		s.setPeer(t.Index, 0) // dropped: no result will take it
 		return fanout.Receipt{}, false, fanout.ErrDuplicate
 	}
 	return fanout.Receipt{PeerID: e.PeerID, MessageID: e.MessageID, Skipped: true}, true, nil
 }
 
 func (s *sender) Send(ctx context.Context, t fanout.Target) (fanout.Receipt, error) {
-	r := s.recips[t.Index]
+	r, err := recipient.Parse(t.Recipient)
+	if err != nil {
+		return fanout.Receipt{}, err // parsed once before the run began, so never
+	}
 	// Both calls may go to Telegram: the engine paces what is on the wire
 	// (fanout.Wire) and says if the flood gate closed meanwhile.
 	done, err := fanout.Wire(ctx, "resolve")
@@ -327,7 +352,7 @@ func (s *sender) Send(ctx context.Context, t fanout.Target) (fanout.Receipt, err
 	if err != nil {
 		return fanout.Receipt{}, err
 	}
-	s.peerIDs[t.Index] = p.ID
+	s.setPeer(t.Index, p.ID)
 	if !s.claim(p.ID, t.Index) {
 		// The same person named twice: one send and one line (chats.go).
 		return fanout.Receipt{PeerID: p.ID}, s.duplicate(t.Index, p)
@@ -364,12 +389,55 @@ func (s *sender) Send(ctx context.Context, t fanout.Target) (fanout.Receipt, err
 	}
 	// The sent mark commits while this worker takes its next recipient; the
 	// journaler holds the result until it is durable (report.go).
-	s.marks[t.Index] = s.st.MarkSentAsync(s.bid, p.ID, ids...)
+	s.setMark(t.Index, s.st.MarkSentAsync(s.bid, p.ID, ids...))
 	first := 0
 	if len(ids) > 0 {
 		first = ids[0]
 	}
 	return fanout.Receipt{PeerID: p.ID, MessageID: first}, nil
+}
+
+// recipientAt is target i's recipient, parsed again from its input (see
+// Run); the zero Recipient for an input that no longer parses, which
+// cannot happen for one that parsed before the run.
+func (s *sender) recipientAt(i int) recipient.Recipient {
+	r, _ := recipient.Parse(s.targets[i].Recipient)
+	return r
+}
+
+// setPeer records target i's peer id while it is in flight; 0 forgets it.
+func (s *sender) setPeer(i int, id int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if id == 0 {
+		delete(s.peerOf, i)
+		return
+	}
+	s.peerOf[i] = id
+}
+
+// takePeer returns and forgets target i's peer id (0: none).
+func (s *sender) takePeer(i int) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id := s.peerOf[i]
+	delete(s.peerOf, i)
+	return id
+}
+
+func (s *sender) setMark(i int, m <-chan error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.markOf[i] = m
+}
+
+// takeMark returns and forgets target i's sent mark (nil: none).
+func (s *sender) takeMark(i int) <-chan error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.markOf[i]
+	delete(s.markOf, i)
+	return m
 }
 
 func (s *sender) claim(peer int64, idx int) bool {

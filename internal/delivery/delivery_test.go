@@ -1,10 +1,13 @@
 package delivery_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -192,6 +195,35 @@ func TestBeginFirstRun(t *testing.T) {
 	saved, _ := st.LoadBroadcast(base)
 	if saved.AccountID != account || saved.Text != spec.Text || len(saved.Spec) == 0 {
 		t.Fatalf("saved broadcast %+v", saved)
+	}
+}
+
+// The record keeps the list once: in Recipients, not again in the spec;
+// SpecOf gives the whole spec back, and reads a record that has both.
+func TestBeginStoresTheListOnce(t *testing.T) {
+	st := openStore(t)
+	spec := baseSpec()
+	p := mustBegin(t, st, spec, baseKeys, delivery.BeginOptions{})
+	saved, err := st.LoadBroadcast(p.Broadcast.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(saved.Spec, []byte(spec.Recipients[0])) {
+		t.Errorf("spec repeats the recipients: %s", saved.Spec)
+	}
+	got, err := delivery.SpecOf(saved)
+	if err != nil || !slices.Equal(got.Recipients, spec.Recipients) || got.Text != spec.Text {
+		t.Fatalf("SpecOf = %+v, %v; want the recipients %v back", got, err, spec.Recipients)
+	}
+	old := saved
+	old.Recipients = []string{"@elsewhere"} // schema 1 had both; the spec's win
+	old.Spec, _ = json.Marshal(spec)
+	if got, err := delivery.SpecOf(old); err != nil || !slices.Equal(got.Recipients, spec.Recipients) {
+		t.Errorf("SpecOf of a schema 1 record = %+v, %v", got, err)
+	}
+	old.Spec = []byte("{")
+	if _, err := delivery.SpecOf(old); err == nil {
+		t.Error("SpecOf of a damaged spec: no error")
 	}
 }
 

@@ -68,6 +68,7 @@ func (j *journaler) close() error {
 // failure) and reports it.
 func (j *journaler) result(res fanout.Result) {
 	i := res.Target.Index
+	peerID := j.s.takePeer(i)
 	switch res.Status {
 	case fanout.StatusSent:
 		if err := j.s.durable(i); err != nil {
@@ -80,7 +81,6 @@ func (j *journaler) result(res fanout.Result) {
 			res.Err = fmt.Errorf("%w: delivered, but the journal could not record it: %w", fanout.ErrInterrupted, err)
 		}
 	case fanout.StatusFailed:
-		peerID := j.s.peerIDs[i]
 		if res.Receipt.PeerID == 0 {
 			res.Receipt.PeerID = peerID
 		}
@@ -118,11 +118,10 @@ func (j *journaler) adjust(sum *fanout.Summary) {
 // durable waits for target i's sent mark, if it has one, and returns the
 // commit's error.
 func (s *sender) durable(i int) error {
-	m := s.marks[i]
+	m := s.takeMark(i)
 	if m == nil {
 		return nil
 	}
-	s.marks[i] = nil
 	if err := <-m; err != nil {
 		return fmt.Errorf("write journal: %w", err)
 	}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -212,6 +213,34 @@ func decodePeer(b []byte) (p Peer, ref int64, err error) {
 		FirstName: d.FirstName, LastName: d.LastName, Phone: d.Phone,
 		ResolvedAt: fromUnixNano(d.ResolvedAt), Megagroup: d.Megagroup, Forum: d.Forum,
 	}, 0, nil
+}
+
+// SpecBytes is Broadcast.Spec: opaque bytes that are, in practice, a JSON
+// object. Such an object is stored as it is, not as a base64 string a third
+// longer, as encoding/json writes a []byte; anything else, and what schema 1
+// wrote, is base64.
+type SpecBytes []byte
+
+// MarshalJSON writes a JSON object as it is, anything else as base64.
+func (b SpecBytes) MarshalJSON() ([]byte, error) {
+	if t := bytes.TrimSpace(b); len(t) > 0 && t[0] == '{' && json.Valid(t) {
+		return t, nil
+	}
+	return json.Marshal([]byte(b))
+}
+
+// UnmarshalJSON reads either form.
+func (b *SpecBytes) UnmarshalJSON(data []byte) error {
+	if t := bytes.TrimSpace(data); len(t) > 0 && t[0] == '{' {
+		*b = append(SpecBytes(nil), t...)
+		return nil
+	}
+	var raw []byte
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return err
+	}
+	*b = raw
+	return nil
 }
 
 // DecodeBroadcast decodes a broadcast record as stored in the database. It

@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -205,4 +206,34 @@ func rawRecord(t *testing.T, s *Store, bucket []byte, sub string, key []byte) []
 		t.Fatal(err)
 	}
 	return v
+}
+
+// A spec that is a JSON object is stored as it is, not as base64; other
+// bytes, and schema 1's base64, still read back.
+func TestSpecBytes(t *testing.T) {
+	s := open(t, stateDir(t))
+	spec := []byte(`{"text":"hi","recipients":["@a"]}`)
+	if err := s.SaveBroadcast(Broadcast{ID: "b-1", BaseID: "b", Run: 1, Text: "hi", Spec: spec}); err != nil {
+		t.Fatal(err)
+	}
+	if raw := rawRecord(t, s, bucketBroadcasts, "", []byte("b-1")); !strings.Contains(string(raw), `"spec":{"text":"hi"`) {
+		t.Errorf("stored record %s: want the spec as JSON", raw)
+	}
+	for name, rec := range map[string]string{
+		"object":   `{"id":"b-2","state":"finished","spec":{"text":"hi","recipients":["@a"]}}`,
+		"schema 1": `{"id":"b-2","state":"finished","spec":"eyJ0ZXh0IjoiaGkiLCJyZWNpcGllbnRzIjpbIkBhIl19"}`,
+	} {
+		b, err := DecodeBroadcast([]byte(rec))
+		if err != nil || string(b.Spec) != string(spec) {
+			t.Errorf("%s: spec %q, %v; want %s", name, b.Spec, err, spec)
+		}
+	}
+	opaque := Broadcast{ID: "b-3", State: StateFinished, Spec: []byte("\x00not json")}
+	enc, err := encode(opaque)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := DecodeBroadcast(enc); err != nil || string(b.Spec) != string(opaque.Spec) {
+		t.Errorf("opaque spec: %q, %v", b.Spec, err)
+	}
 }

@@ -48,7 +48,7 @@ type Broadcast struct {
 	Text string `json:"text"`
 	// Spec is what the caller needs to resume the run (what was sent and
 	// how). The store does not interpret it.
-	Spec []byte `json:"spec,omitempty"`
+	Spec SpecBytes `json:"spec,omitempty"`
 	// Recipients are the recipients as given.
 	Recipients []string `json:"recipients"`
 
