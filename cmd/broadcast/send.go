@@ -433,6 +433,9 @@ func runSend(ctx context.Context, g *globals, o sendOptions) error {
 		return err
 	}
 	rs, inputs, err := recipients(ctx, o, g)
+	// The config's lists are read; a run needs only its own recipients,
+	// not every list in the file for as long as it sends.
+	g.cfg.Lists = nil
 	if err != nil {
 		return err
 	}
