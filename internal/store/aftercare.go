@@ -63,8 +63,7 @@ func (s *Store) MarkEdited(id string, peerID int64, digest string, at time.Time)
 // MarkEditedAsync is MarkEdited for a caller that goes on meanwhile: the
 // result arrives on the channel once committed.
 func (s *Store) MarkEditedAsync(id string, peerID int64, digest string, at time.Time) <-chan error {
-	result := make(chan error, 1)
-	s.batchAsync(func(tx *bolt.Tx) error {
+	return s.batchResult(func(tx *bolt.Tx) error {
 		return s.modifyEntry(tx, id, entryKey(peerID, ""), func(old Entry) (Entry, bool) {
 			if old.Status != EntrySent {
 				return old, false
@@ -72,13 +71,7 @@ func (s *Store) MarkEditedAsync(id string, peerID int64, digest string, at time.
 			old.Edit, old.EditedAt, old.ChangeError, old.UpdatedAt = digest, at, "", at
 			return old, true
 		})
-	}, func(err error) {
-		if err != nil {
-			err = fmt.Errorf("mark edited %s/%d: %w", id, peerID, err)
-		}
-		result <- err
-	})
-	return result
+	}, func(err error) error { return fmt.Errorf("mark edited %s/%d: %w", id, peerID, err) })
 }
 
 // MarkChangeFailed records why a retract or edit failed for peerID. The

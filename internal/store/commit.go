@@ -49,6 +49,20 @@ func (s *Store) batchAsync(fn func(*bolt.Tx) error, done func(error)) {
 	}
 }
 
+// batchResult is batchAsync with the result on a channel, err wrapped by
+// wrap (which runs only on failure, so a caller's message costs nothing on
+// success).
+func (s *Store) batchResult(fn func(*bolt.Tx) error, wrap func(error) error) <-chan error {
+	result := make(chan error, 1)
+	s.batchAsync(fn, func(err error) {
+		if err != nil {
+			err = wrap(err)
+		}
+		result <- err
+	})
+	return result
+}
+
 // batch is batchAsync for a caller that waits.
 func (s *Store) batch(fn func(*bolt.Tx) error) error {
 	ch := make(chan error, 1)
@@ -106,3 +120,10 @@ func (s *Store) commit(ops []commitOp) {
 
 // wait returns once every queued change is committed.
 func (c *committer) wait() { c.idle.Wait() }
+
+// failed is a result channel that already holds err.
+func failed(err error) <-chan error {
+	result := make(chan error, 1)
+	result <- err
+	return result
+}

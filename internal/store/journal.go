@@ -283,13 +283,11 @@ func (s *Store) MarkPending(id string, e Entry) error { return <-s.MarkPendingAs
 // MarkPendingAsync is MarkPending for a caller that goes on meanwhile: the
 // result arrives on the channel once committed.
 func (s *Store) MarkPendingAsync(id string, e Entry) <-chan error {
-	result := make(chan error, 1)
 	if e.PeerID == 0 {
-		result <- fmt.Errorf("mark pending %s: %s: no peer id", id, e.Recipient)
-		return result
+		return failed(fmt.Errorf("mark pending %s: %s: no peer id", id, e.Recipient))
 	}
 	now := s.now()
-	s.batchAsync(func(tx *bolt.Tx) error {
+	return s.batchResult(func(tx *bolt.Tx) error {
 		err := s.modifyEntry(tx, id, entryKey(e.PeerID, ""), func(old Entry) (Entry, bool) {
 			if old.Status == EntrySent {
 				return old, false
@@ -306,13 +304,7 @@ func (s *Store) MarkPendingAsync(id string, e Entry) <-chan error {
 			return err
 		}
 		return tx.Bucket(bucketJournal).Bucket([]byte(id)).Delete(entryKey(0, e.Recipient))
-	}, func(err error) {
-		if err != nil {
-			err = fmt.Errorf("mark pending %s/%d: %w", id, e.PeerID, err)
-		}
-		result <- err
-	})
-	return result
+	}, func(err error) error { return fmt.Errorf("mark pending %s/%d: %w", id, e.PeerID, err) })
 }
 
 // MarkSent records that Telegram accepted the message to peerID, with the
@@ -326,14 +318,12 @@ func (s *Store) MarkSent(id string, peerID int64, messageIDs ...int) error {
 // MarkSentAsync is MarkSent for a caller that goes on meanwhile: the result
 // arrives on the channel once committed.
 func (s *Store) MarkSentAsync(id string, peerID int64, messageIDs ...int) <-chan error {
-	result := make(chan error, 1)
 	if peerID == 0 {
-		result <- fmt.Errorf("mark sent %s: no peer id", id)
-		return result
+		return failed(fmt.Errorf("mark sent %s: no peer id", id))
 	}
 	now := s.now()
 	messageIDs = slices.Clone(messageIDs) // the caller's slice may change before the commit
-	s.batchAsync(func(tx *bolt.Tx) error {
+	return s.batchResult(func(tx *bolt.Tx) error {
 		return s.modifyEntry(tx, id, entryKey(peerID, ""), func(old Entry) (Entry, bool) {
 			if old.Status == EntrySent {
 				return old, false
@@ -354,13 +344,7 @@ func (s *Store) MarkSentAsync(id string, peerID int64, messageIDs ...int) <-chan
 			e.UpdatedAt = now
 			return e, true
 		})
-	}, func(err error) {
-		if err != nil {
-			err = fmt.Errorf("mark sent %s/%d: %w", id, peerID, err)
-		}
-		result <- err
-	})
-	return result
+	}, func(err error) error { return fmt.Errorf("mark sent %s/%d: %w", id, peerID, err) })
 }
 
 // MarkPartsDelivered records the ids of the parts of a message Telegram
