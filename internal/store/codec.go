@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
@@ -21,7 +20,8 @@ import (
 // byte from 0xa0 to 0xb7. Broadcast records, summaries and the session,
 // a few per broadcast, stay JSON.
 
-// diskEntry is an Entry as stored. Times are Unix nanoseconds, 0 for none.
+// diskEntry is an Entry as stored. Times are Unix nanoseconds, absent for
+// none (the epoch itself is 0, and present).
 type diskEntry struct {
 	Recipient   string `cbor:"1,keyasint,omitempty"`
 	PeerID      int64  `cbor:"2,keyasint,omitempty"`
@@ -30,11 +30,11 @@ type diskEntry struct {
 	MessageIDs  []int  `cbor:"5,keyasint,omitempty"`
 	Error       string `cbor:"6,keyasint,omitempty"`
 	Attempts    int    `cbor:"7,keyasint,omitempty"`
-	UpdatedAt   int64  `cbor:"8,keyasint,omitempty"`
-	SentAt      int64  `cbor:"9,keyasint,omitempty"`
-	RetractedAt int64  `cbor:"10,keyasint,omitempty"`
+	UpdatedAt   *int64 `cbor:"8,keyasint,omitempty"`
+	SentAt      *int64 `cbor:"9,keyasint,omitempty"`
+	RetractedAt *int64 `cbor:"10,keyasint,omitempty"`
 	Edit        string `cbor:"11,keyasint,omitempty"`
-	EditedAt    int64  `cbor:"12,keyasint,omitempty"`
+	EditedAt    *int64 `cbor:"12,keyasint,omitempty"`
 	ChangeError string `cbor:"13,keyasint,omitempty"`
 }
 
@@ -51,7 +51,7 @@ type diskPeer struct {
 	FirstName  string `cbor:"6,keyasint,omitempty"`
 	LastName   string `cbor:"7,keyasint,omitempty"`
 	Phone      string `cbor:"8,keyasint,omitempty"`
-	ResolvedAt int64  `cbor:"9,keyasint,omitempty"`
+	ResolvedAt *int64 `cbor:"9,keyasint,omitempty"`
 	Megagroup  bool   `cbor:"10,keyasint,omitempty"`
 	Forum      bool   `cbor:"11,keyasint,omitempty"`
 }
@@ -86,28 +86,25 @@ func isJSON(b []byte) bool { return len(b) > 0 && b[0] == '{' }
 // clock this program ran under, so a damaged record.
 var errTimeRange = errors.New("time out of range")
 
-// unixNano is t for the disk, 0 for the zero time.
-func unixNano(t time.Time) (int64, error) {
+// unixNano is t for the disk: nil for the zero time, else Unix nanoseconds.
+func unixNano(t time.Time) (*int64, error) {
 	if t.IsZero() {
-		return 0, nil
+		return nil, nil
 	}
-	// UnixNano is undefined outside 1678–2262.
+	// UnixNano is undefined outside 1678–2261.
 	if y := t.Year(); y < 1678 || y > 2261 {
-		return 0, fmt.Errorf("%w: %s", errTimeRange, t)
+		return nil, fmt.Errorf("%w: %s", errTimeRange, t)
 	}
 	n := t.UnixNano()
-	if n == 0 || n == math.MinInt64 {
-		return 0, fmt.Errorf("%w: %s", errTimeRange, t)
-	}
-	return n, nil
+	return &n, nil
 }
 
 // fromUnixNano is the time stored as n.
-func fromUnixNano(n int64) time.Time {
-	if n == 0 {
+func fromUnixNano(n *int64) time.Time {
+	if n == nil {
 		return time.Time{}
 	}
-	return time.Unix(0, n)
+	return time.Unix(0, *n)
 }
 
 // encodeEntry is the on-disk form of a journal entry.
@@ -119,7 +116,7 @@ func encodeEntry(e Entry) ([]byte, error) {
 	}
 	var err error
 	for _, t := range []struct {
-		to   *int64
+		to   **int64
 		from time.Time
 	}{{&d.UpdatedAt, e.UpdatedAt}, {&d.SentAt, e.SentAt}, {&d.RetractedAt, e.RetractedAt}, {&d.EditedAt, e.EditedAt}} {
 		if *t.to, err = unixNano(t.from); err != nil {
@@ -200,7 +197,8 @@ func decodePeer(b []byte) (p Peer, ref int64, err error) {
 		return Peer{}, 0, err
 	}
 	if d.Ref != 0 {
-		if d != (diskPeer{Ref: d.Ref}) {
+		if d.Kind != "" || d.ID != 0 || d.AccessHash != 0 || d.Username != "" || d.FirstName != "" || d.LastName != "" ||
+			d.Phone != "" || d.ResolvedAt != nil || d.Megagroup || d.Forum {
 			return Peer{}, 0, errors.New("peer reference with peer fields")
 		}
 		return Peer{}, d.Ref, nil

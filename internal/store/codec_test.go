@@ -237,3 +237,24 @@ func TestSpecBytes(t *testing.T) {
 		t.Errorf("opaque spec: %q, %v", b.Spec, err)
 	}
 }
+
+// The epoch is a time like any other (a test clock may start there), not
+// "no time".
+func TestEpochRoundTrips(t *testing.T) {
+	epoch := time.Unix(0, 0)
+	b, err := encodeEntry(Entry{Recipient: "@a", PeerID: 1, Status: EntrySent, UpdatedAt: epoch, SentAt: epoch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := DecodeEntry(b)
+	if err != nil || e.UpdatedAt.IsZero() || !e.SentAt.Equal(epoch) || !e.RetractedAt.IsZero() {
+		t.Errorf("entry at the epoch: %+v, %v", e, err)
+	}
+	pb, err := encodePeer(Peer{Kind: KindUser, ID: 1, ResolvedAt: epoch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, _, err := decodePeer(pb); err != nil || !p.ResolvedAt.Equal(epoch) {
+		t.Errorf("peer at the epoch: %+v, %v", p, err)
+	}
+}
