@@ -25,7 +25,7 @@ import (
 type diskEntry struct {
 	Recipient   string `cbor:"1,keyasint,omitempty"`
 	PeerID      int64  `cbor:"2,keyasint,omitempty"`
-	Status      string `cbor:"3,keyasint,omitempty"`
+	Status      uint8  `cbor:"3,keyasint,omitempty"` // diskStatus
 	MessageID   int    `cbor:"4,keyasint,omitempty"`
 	MessageIDs  []int  `cbor:"5,keyasint,omitempty"`
 	Error       string `cbor:"6,keyasint,omitempty"`
@@ -36,12 +36,18 @@ type diskEntry struct {
 	Edit        string `cbor:"11,keyasint,omitempty"`
 	EditedAt    *int64 `cbor:"12,keyasint,omitempty"`
 	ChangeError string `cbor:"13,keyasint,omitempty"`
+	// SentWhenUpdated stands for a SentAt equal to UpdatedAt, as it is when
+	// an entry is marked sent: 2 bytes instead of 10.
+	SentWhenUpdated bool `cbor:"14,keyasint,omitempty"`
 }
+
+// diskStatus numbers the entry statuses on disk.
+var diskStatus = map[EntryStatus]uint8{EntryPending: 1, EntrySent: 2, EntryFailed: 3}
 
 // diskPeer is a peer-cache record as stored: a whole Peer under its id key
 // ("id:<ID>"), or under any other key (a name, a phone) only Ref, the id
 // whose record it is, so that a peer is stored once however many keys it
-// is known by.
+// is known by. Kind is empty for a user, the most common.
 type diskPeer struct {
 	Ref        int64  `cbor:"1,keyasint,omitempty"`
 	Kind       string `cbor:"2,keyasint,omitempty"`
@@ -109,8 +115,12 @@ func fromUnixNano(n *int64) time.Time {
 
 // encodeEntry is the on-disk form of a journal entry.
 func encodeEntry(e Entry) ([]byte, error) {
+	st, ok := diskStatus[e.Status]
+	if !ok {
+		return nil, fmt.Errorf("entry %s: invalid status %q", e.Recipient, e.Status)
+	}
 	d := diskEntry{
-		Recipient: e.Recipient, PeerID: e.PeerID, Status: string(e.Status),
+		Recipient: e.Recipient, PeerID: e.PeerID, Status: st,
 		MessageID: e.MessageID, MessageIDs: e.MessageIDs, Error: e.Error, Attempts: e.Attempts,
 		Edit: e.Edit, ChangeError: e.ChangeError,
 	}
@@ -122,6 +132,9 @@ func encodeEntry(e Entry) ([]byte, error) {
 		if *t.to, err = unixNano(t.from); err != nil {
 			return nil, fmt.Errorf("entry %s: %w", e.Recipient, err)
 		}
+	}
+	if d.SentAt != nil && d.UpdatedAt != nil && *d.SentAt == *d.UpdatedAt {
+		d.SentAt, d.SentWhenUpdated = nil, true
 	}
 	return cborEnc.Marshal(d)
 }
@@ -146,8 +159,20 @@ func DecodeEntry(b []byte) (Entry, error) {
 		if err := cborDec.Unmarshal(b, &d); err != nil {
 			return Entry{}, err
 		}
+		if d.SentWhenUpdated {
+			if d.SentAt != nil || d.UpdatedAt == nil {
+				return Entry{}, errors.New("sent time given twice, or without an update time")
+			}
+			d.SentAt = d.UpdatedAt
+		}
+		var status EntryStatus
+		for name, n := range diskStatus {
+			if n == d.Status {
+				status = name
+			}
+		}
 		e = Entry{
-			Recipient: d.Recipient, PeerID: d.PeerID, Status: EntryStatus(d.Status),
+			Recipient: d.Recipient, PeerID: d.PeerID, Status: status,
 			MessageID: d.MessageID, MessageIDs: d.MessageIDs, Error: d.Error, Attempts: d.Attempts,
 			UpdatedAt: fromUnixNano(d.UpdatedAt), SentAt: fromUnixNano(d.SentAt),
 			RetractedAt: fromUnixNano(d.RetractedAt), Edit: d.Edit,
@@ -172,8 +197,12 @@ func encodePeer(p Peer) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("peer %d: %w", p.ID, err)
 	}
+	kind := p.Kind
+	if kind == KindUser {
+		kind = ""
+	}
 	return cborEnc.Marshal(diskPeer{
-		Kind: p.Kind, ID: p.ID, AccessHash: p.AccessHash, Username: p.Username,
+		Kind: kind, ID: p.ID, AccessHash: p.AccessHash, Username: p.Username,
 		FirstName: p.FirstName, LastName: p.LastName, Phone: p.Phone, ResolvedAt: at,
 		Megagroup: p.Megagroup, Forum: p.Forum,
 	})
@@ -205,6 +234,9 @@ func decodePeer(b []byte) (p Peer, ref int64, err error) {
 	}
 	if d.ID == 0 {
 		return Peer{}, 0, errors.New("peer without id")
+	}
+	if d.Kind == "" {
+		d.Kind = KindUser
 	}
 	return Peer{
 		Kind: d.Kind, ID: d.ID, AccessHash: d.AccessHash, Username: d.Username,
