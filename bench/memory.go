@@ -234,7 +234,7 @@ func (b *bencher) row5(ctx context.Context) error {
 		"Read from /proc/PID/status (RssAnon, RssFile) and /proc/PID/smaps (the state.db mapping) while the child runs, "+
 		"and from the Go runtime's own trace (GODEBUG=gctrace=1: the heap when each collection starts, in whole MB).", n, split(big), mid, split(middle), split(one))
 	b.rep.note(5, "What each further recipient costs (%.2f KiB between %d and %d): its journal entry and peer-cache record in state.db's pages "+
-		"(%s of pages in use after %d: about 45 bytes an entry, 70 a peer and 4 for each name it is known by, as CBOR; bbolt maps the file and reads "+
+		"(%s of pages in use after %d: about 33 bytes an entry, 65 a peer and 4 for each name it is known by, as CBOR; bbolt maps the file and reads "+
 		"those pages while it writes, so they count in the resident set, though they are clean file pages the kernel can reclaim), and about 70 bytes "+
 		"of live heap (the recipient as given, its target and its claim), which the collector's target (GOGC=100) doubles. Running 64 sends at once "+
 		"costs %s before the list's size counts (%d recipients against 1): a goroutine stack for each send in flight (runtime.MemStats.StackInuse, "+
@@ -242,11 +242,11 @@ func (b *bencher) row5(ctx context.Context) error {
 		"heap that now reaches the collector's target.", slope, mid, n, mib(big.dbPages), n, mib(middle.rss-one.rss), mid)
 	b.rep.note(5, "What was cut to get here (the goal was missed at +22.6 MiB before): journal entries and peers as CBOR with a peer stored once, "+
 		"not JSON under its name and again under its id, and the broadcast record holding the list once (state.db after 10,000 first sends: "+
-		"9.95 → 2.99 MB); gotd's per-request child loggers, which wrapped and copied attributes even for a discarded log (a third of all bytes "+
+		"9.95 → 2.67 MB); gotd's per-request child loggers, which wrapped and copied attributes even for a discarded log (a third of all bytes "+
 		"allocated); a goroutine parked in bbolt's Batch for every journal mark, about 200 at once, replaced by one commit queue; and what the run "+
 		"held for each recipient for its whole length (a whole resolved peer, the parsed list beside the list as given, the list again as keys, "+
 		"the spec's copy, the config's lists). The binary before and after, run by hand on this machine on 2026-12-02, three times each, "+
-		"alternating, 10,000 recipients as here: live heap after a collection 5-6 → 2 MiB, peak RSS (ru_maxrss) 48.9-52.3 → 38.4-40.7 MiB, "+
+		"alternating, as go build made them, 10,000 recipients as here: live heap after a collection 5-6 → 2 MiB, peak RSS (ru_maxrss) 48.9-52.3 → 38.4-40.7 MiB, "+
 		"wall time 1.87-1.89 → 1.47-1.58 s, CPU 1.6-1.7 → 1.1-1.2 s, collections about 100 → 130 (a smaller heap is collected more often, each time for less).")
 	if extra > flatGoal {
 		b.rep.note(5, "Why the goal is missed here, measured: of the %s more, %s is anonymous memory and %s state.db's pages; see above for what "+
