@@ -107,6 +107,7 @@ func (s *Store) Compact() (before, after int64, err error) {
 	}
 	syncDir(filepath.Dir(s.path))
 	old := s.db
+	dst.AllocSize = allocSize
 	s.db = dst
 	_ = old.Close()
 	if fi, err := os.Stat(s.path); err == nil {

@@ -30,6 +30,13 @@ const (
 	schemaVersion = 2
 
 	defaultLockTimeout = 200 * time.Millisecond
+
+	// allocSize is how far ahead of its pages the file grows. bbolt's
+	// default, 16 MiB, makes a file under that size jump from one power of
+	// two to the next (7.8 MiB of pages made an 8 MiB file, 9.2 MiB a
+	// 16 MiB one); this keeps the file within a quarter MiB of what it
+	// holds, at the cost of a truncate and an fsync every quarter MiB.
+	allocSize = 256 << 10
 )
 
 var (
@@ -157,6 +164,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		break
 	}
 	s := &Store{db: db, path: path, pidPath: pidPath, clock: opts.Now}
+	db.AllocSize = allocSize
 	// Summaries first: ensureBuckets would create their bucket empty.
 	if err := s.ensureSummaries(); err != nil {
 		db.Close()
