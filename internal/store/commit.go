@@ -23,9 +23,8 @@ const (
 // journal mark and goes on, and is told the outcome by a callback. One
 // goroutine at a time commits what was queued within batchDelay of the
 // first change in one transaction (one fsync); what arrives while it
-// commits goes in the next. At 10,000
-// recipients Batch kept some 200 goroutines parked in it at once, whose
-// stacks alone were 2 MB.
+// commits goes in the next. At 10,000 recipients Batch kept some 200
+// goroutines parked in it at once, whose stacks alone were 2 MB.
 type committer struct {
 	mu      sync.Mutex
 	queue   []commitOp
