@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
@@ -25,7 +26,7 @@ import (
 type diskEntry struct {
 	Recipient   string `cbor:"1,keyasint,omitempty"`
 	PeerID      int64  `cbor:"2,keyasint,omitempty"`
-	Status      uint8  `cbor:"3,keyasint,omitempty"` // diskStatus
+	Status      uint8  `cbor:"3,keyasint,omitempty"` // index in diskStatuses
 	MessageID   int    `cbor:"4,keyasint,omitempty"`
 	MessageIDs  []int  `cbor:"5,keyasint,omitempty"`
 	Error       string `cbor:"6,keyasint,omitempty"`
@@ -41,8 +42,9 @@ type diskEntry struct {
 	SentWhenUpdated bool `cbor:"14,keyasint,omitempty"`
 }
 
-// diskStatus numbers the entry statuses on disk.
-var diskStatus = map[EntryStatus]uint8{EntryPending: 1, EntrySent: 2, EntryFailed: 3}
+// diskStatuses are the entry statuses as numbered on disk: the index is
+// the number (0 is none).
+var diskStatuses = [...]EntryStatus{1: EntryPending, 2: EntrySent, 3: EntryFailed}
 
 // diskPeer is a peer-cache record as stored: a whole Peer under its id key
 // ("id:<ID>"), or under any other key (a name, a phone) only Ref, the id
@@ -115,12 +117,12 @@ func fromUnixNano(n *int64) time.Time {
 
 // encodeEntry is the on-disk form of a journal entry.
 func encodeEntry(e Entry) ([]byte, error) {
-	st, ok := diskStatus[e.Status]
-	if !ok {
+	st := slices.Index(diskStatuses[:], e.Status)
+	if st <= 0 {
 		return nil, fmt.Errorf("entry %s: invalid status %q", e.Recipient, e.Status)
 	}
 	d := diskEntry{
-		Recipient: e.Recipient, PeerID: e.PeerID, Status: st,
+		Recipient: e.Recipient, PeerID: e.PeerID, Status: uint8(st),
 		MessageID: e.MessageID, MessageIDs: e.MessageIDs, Error: e.Error, Attempts: e.Attempts,
 		Edit: e.Edit, ChangeError: e.ChangeError,
 	}
@@ -165,11 +167,9 @@ func DecodeEntry(b []byte) (Entry, error) {
 			}
 			d.SentAt = d.UpdatedAt
 		}
-		var status EntryStatus
-		for name, n := range diskStatus {
-			if n == d.Status {
-				status = name
-			}
+		var status EntryStatus // none, hence invalid, unless numbered
+		if int(d.Status) < len(diskStatuses) {
+			status = diskStatuses[d.Status]
 		}
 		e = Entry{
 			Recipient: d.Recipient, PeerID: d.PeerID, Status: status,
@@ -226,8 +226,7 @@ func decodePeer(b []byte) (p Peer, ref int64, err error) {
 		return Peer{}, 0, err
 	}
 	if d.Ref != 0 {
-		if d.Kind != "" || d.ID != 0 || d.AccessHash != 0 || d.Username != "" || d.FirstName != "" || d.LastName != "" ||
-			d.Phone != "" || d.ResolvedAt != nil || d.Megagroup || d.Forum {
+		if d != (diskPeer{Ref: d.Ref}) {
 			return Peer{}, 0, errors.New("peer reference with peer fields")
 		}
 		return Peer{}, d.Ref, nil
