@@ -425,24 +425,11 @@ func copyFile(src, dst string) error {
 	if err != nil {
 		return err
 	}
-	// Not io.Copy: it hands the copy to the kernel (copy_file_range), and
-	// the point is how the file is written.
-	buf := make([]byte, 4<<10)
-	for {
-		n, rerr := in.Read(buf)
-		if n > 0 {
-			if _, err := out.Write(buf[:n]); err != nil {
-				out.Close()
-				return err
-			}
-		}
-		if rerr == io.EOF {
-			break
-		}
-		if rerr != nil {
-			out.Close()
-			return rerr
-		}
+	// Wrapped, so that io.CopyBuffer cannot hand the copy to the kernel
+	// (copy_file_range): the point is how the file is written.
+	_, err = io.CopyBuffer(struct{ io.Writer }{out}, struct{ io.Reader }{in}, make([]byte, 4<<10))
+	if cerr := out.Close(); err == nil {
+		err = cerr
 	}
-	return out.Close()
+	return err
 }
